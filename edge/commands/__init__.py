@@ -1,0 +1,1 @@
+"""Sub-commands of the `station` command line (see `edge.cli`)."""
