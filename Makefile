@@ -1,0 +1,33 @@
+# The two commands of the README:
+#   make demo   set up, then run the controller with the simulator and the terminal UI
+#   make test   set up (including the Debian packages the tests use), then run every test
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+UV = $$(cat .venv/.uv-path 2>/dev/null || command -v uv)
+
+.PHONY: setup setup-test demo demo-headless test lint bench
+
+setup:
+	@scripts/bootstrap.sh
+
+setup-test:
+	@scripts/bootstrap.sh --test
+
+demo: setup
+	$(UV) run station demo
+
+demo-headless: setup
+	$(UV) run station demo --headless --seconds 30
+
+test: setup-test
+	$(UV) run ruff check .
+	$(UV) run mypy
+	$(UV) run pytest
+
+lint: setup
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy
+
+bench: setup
+	for b in codec journal poll blacklist decide; do $(UV) run station bench $$b --json; done

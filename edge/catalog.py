@@ -1,0 +1,93 @@
+"""What dispensers download (CONTENT 0..5) and the versions advertised in every 0x30 reply.
+
+Layer: edge (pure assembly of stored data; no I/O). Lists come from the durable list store; the price
+table and the station info are built from the configuration (and, later, from prices the centre
+sends). Each dispenser gets station info with its own POS_P and nozzles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from edge.config import Config
+from edge.session import Versions
+from protocol.downloads import PriceRecord, PriceTable, StationInfo
+from protocol.messages import Content
+from storage.lists import ListStore
+
+DEFAULT_DENSITY = 0
+CONFIG_PRICE_VERSION = 1
+CONFIG_STATION_VERSION = 1
+
+
+def price_table_from_config(config: Config, version: int, effective: dt.datetime) -> PriceTable:
+    """All nozzles of the station with their product's price levels; `new` equals `current`."""
+    records = []
+    for line in config.lines:
+        for disp in line.dispensers:
+            for nozzle in disp.nozzles:
+                product = config.product(nozzle.g_code)
+                prices = product.prices if product and product.prices else (0,)
+                records.append(PriceRecord(nozzle.nzn, nozzle.g_code, DEFAULT_DENSITY, tuple(prices)))
+    records.sort(key=lambda r: r.nzn)
+    table = tuple(records)
+    return PriceTable(
+        version=version, effective=effective.replace(second=0, microsecond=0), current=table, new=table
+    )
+
+
+class Catalog:
+    """Implements `edge.session.DownloadCatalog` over the list store and the configuration."""
+
+    def __init__(
+        self,
+        config: Config,
+        lists: ListStore,
+        price_table: Callable[[], PriceTable] | None = None,
+    ) -> None:
+        self.config = config
+        self.lists = lists
+        started = dt.datetime.now()
+        self._price_table = price_table or (
+            lambda: price_table_from_config(config, CONFIG_PRICE_VERSION, started)
+        )
+        self._station_infos: dict[int, bytes] = {}
+        for line in config.lines:
+            for disp in line.dispensers:
+                st = config.station
+                info = StationInfo(
+                    version=CONFIG_STATION_VERSION,
+                    prov=st.province,
+                    city=st.city,
+                    superior=st.superior,
+                    s_id=st.s_id,
+                    pos_p=disp.pos_p,
+                    nozzles=tuple(n.nzn for n in disp.nozzles),
+                )
+                self._station_infos[disp.pos_p] = info.build()
+
+    def versions(self) -> Versions:
+        lv = self.lists.current.versions
+        return Versions(
+            bl_ver=lv.bl_ver,
+            add_bl_ver=lv.add_bl_ver,
+            del_bl_ver=lv.del_bl_ver,
+            wh_ver=lv.wh_ver,
+            prc_ver=self._price_table().version & 0xFF,
+            sta_ver=CONFIG_STATION_VERSION,
+        )
+
+    def content(self, content: int, pos_p: int) -> bytes | None:
+        if content in (
+            Content.BASE_BLACKLIST,
+            Content.ADDED_BLACKLIST,
+            Content.DELETED_BLACKLIST,
+            Content.WHITE_LIST,
+        ):
+            return self.lists.current.download_bytes(content) or None
+        if content == Content.PRICE_TABLE:
+            return self._price_table().build()
+        if content == Content.STATION_INFO:
+            return self._station_infos.get(pos_p)
+        return None

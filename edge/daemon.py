@@ -1,0 +1,180 @@
+"""The controller daemon: wiring and supervision.
+
+Layer: edge (top-level supervisor). One process owns the serial lines and the database:
+
+    config ─▶ Database/Journal/Alarms ─▶ ListStore ─▶ Catalog + Authority
+           └▶ per line: open_line() ─▶ FramedLine ─▶ MultiDropDriver | PointToPointDriver
+                                         └─ DispenserSession per dispenser (state, persist-then-ack)
+           └▶ EventBus ─▶ (control API, uplink: subscribers)
+
+A line whose device fails is reopened with back-off while the others keep running. SIGTERM or
+SIGINT stop everything cleanly: drivers are cancelled between frames, the database is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge.authority import ListAuthority
+from edge.catalog import Catalog
+from edge.config import Config, LineConfig, LineMode
+from edge.events import EventBus
+from edge.framed import FramedLine
+from edge.greys import JournalGreyFinder
+from edge.multidrop import MultiDropDriver
+from edge.p2p import PointToPointDriver
+from edge.session import DispenserSession, Services
+from edge.transport import TransportError, open_line
+from storage.alarms import Alarms
+from storage.db import Database
+from storage.journal import Journal
+from storage.lists import ListStore
+
+log = logging.getLogger(__name__)
+
+REOPEN_BACKOFF_MIN_S = 0.2
+REOPEN_BACKOFF_MAX_S = 10.0
+STATS_INTERVAL_S = 1.0
+
+
+@dataclass
+class Station:
+    """Everything the running daemon holds; handed to the control API and the uplink."""
+
+    config: Config
+    db: Database
+    journal: Journal
+    alarms: Alarms
+    lists: ListStore
+    bus: EventBus
+    services: Services
+    sessions: dict[str, list[DispenserSession]] = field(default_factory=dict)
+    lines: dict[str, FramedLine] = field(default_factory=dict)
+    started_mono: float = field(default_factory=time.monotonic)
+    extra_tasks: list[Callable[[Station], Coroutine[Any, Any, None]]] = field(default_factory=list)
+
+
+class BusAlarms:
+    """Alarms stored durably and published on the bus."""
+
+    def __init__(self, alarms: Alarms) -> None:
+        self._alarms = alarms
+
+    async def raise_alarm(
+        self, source: str, code: str, severity: str, message: str, details: dict[str, Any] | None = None
+    ) -> int:
+        return int(await self._alarms.raise_alarm(source, code, severity, message, details or {}))
+
+    async def clear(self, source: str, code: str) -> None:
+        await self._alarms.clear(source, code)
+
+
+async def open_station(config: Config) -> Station:
+    db = await Database.open(config.storage.database)
+    journal = Journal(db)
+    alarms = Alarms(db)
+    lists = await asyncio.to_thread(ListStore.open, config.storage.lists_dir)
+    bus = EventBus()
+    services = Services(
+        journal=journal,
+        alarms=BusAlarms(alarms),
+        catalog=Catalog(config, lists),
+        authority=ListAuthority(lists, JournalGreyFinder(journal)),
+        bus=bus,
+    )
+    station = Station(config, db, journal, alarms, lists, bus, services)
+    for line in config.lines:
+        station.sessions[line.name] = [
+            DispenserSession.create(
+                line.name, d.pos_p, {n.nzn: n.g_code for n in d.nozzles}, services, line.offline_after
+            )
+            for d in line.dispensers
+        ]
+    return station
+
+
+async def run_line(station: Station, config: LineConfig) -> None:
+    """Own one line for the daemon's life: open, drive, and reopen after a failure."""
+    sessions = station.sessions[config.name]
+    backoff = REOPEN_BACKOFF_MIN_S
+    while True:
+        try:
+            io = await open_line(config.url, config.baud, config.parity, config.stop_bits)
+        except TransportError as exc:
+            log.error("line %s: %s; retrying in %.1f s", config.name, exc, backoff)
+            await station.services.alarms.raise_alarm(config.name, "line_unavailable", "critical", str(exc))
+            await asyncio.sleep(backoff)
+            backoff = min(REOPEN_BACKOFF_MAX_S, backoff * 2)
+            continue
+        await station.services.alarms.clear(config.name, "line_unavailable")
+        backoff = REOPEN_BACKOFF_MIN_S
+        line = FramedLine(
+            config.name,
+            io,
+            controller_address=station.config.station.controller_address,
+            inter_byte_timeout_s=config.inter_byte_timeout_ms / 1000,
+            bus=station.bus,
+        )
+        if config.name in station.lines:
+            line.stats = station.lines[config.name].stats
+        station.lines[config.name] = line
+        driver: MultiDropDriver | PointToPointDriver
+        if config.mode is LineMode.MULTI_DROP:
+            driver = MultiDropDriver(config, line, sessions)
+        else:
+            driver = PointToPointDriver(config, line, sessions[0])
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(line.receive_forever())
+                tg.create_task(driver.run())
+        except* TransportError as group:
+            log.error("line %s lost: %s; reopening", config.name, group.exceptions[0])
+        finally:
+            await io.close()
+        await asyncio.sleep(backoff)
+
+
+async def publish_stats(station: Station) -> None:
+    while True:
+        await asyncio.sleep(STATS_INTERVAL_S)
+        for line in station.lines.values():
+            line.publish_stats()
+
+
+async def serve(config: Config, stop: asyncio.Event | None = None, station: Station | None = None) -> None:
+    """Run the daemon until `stop` is set (or SIGTERM/SIGINT when run from `station run`)."""
+    station = station or await open_station(config)
+    stop = stop or asyncio.Event()
+    log.info(
+        "station %s: %d lines, %d dispensers, database %s",
+        config.station.id,
+        len(config.lines),
+        sum(len(v) for v in station.sessions.values()),
+        config.storage.database,
+    )
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(run_line(station, line)) for line in config.lines]
+            tasks.append(tg.create_task(publish_stats(station)))
+            tasks.extend(tg.create_task(extra(station)) for extra in station.extra_tasks)
+            await stop.wait()
+            log.info("stopping")
+            for task in tasks:
+                task.cancel()
+    finally:
+        await station.db.close()
+        log.info("stopped cleanly")
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)

@@ -1,0 +1,201 @@
+"""A framed line: bytes ↔ frames ↔ messages, with statistics and TRACE logging.
+
+Layer: edge (I/O shell around the pure codec). One receiver task feeds a `FrameReader` and queues
+every decoded message; writers go through one lock (the line is half-duplex). An inter-byte gap
+longer than the line's timeout resets the receiver. Frames sent by a controller (CTRL b6 set, e.g.
+another master on the bus or an echo) are counted and ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from edge.events import EventBus, FrameTraced, LineStatistics
+from edge.logsetup import TRACE
+from edge.transport import LineIO
+from protocol.codec import Direction, decode_message, encode_message
+from protocol.errors import FrameError, PayloadError
+from protocol.frame import Frame, encode_frame
+from protocol.messages import Message
+from protocol.reader import FrameReader
+
+log = logging.getLogger(__name__)
+
+STATS_PUBLISH_INTERVAL_S = 1.0
+
+
+@dataclass(slots=True)
+class LineStats:
+    """What a field engineer reads on the line diagnostics screen."""
+
+    frames_rx: int = 0
+    frames_tx: int = 0
+    bytes_rx: int = 0
+    bytes_tx: int = 0
+    crc_errors: int = 0
+    length_errors: int = 0
+    truncated: int = 0
+    noise_bytes: int = 0
+    resyncs: int = 0
+    resets: int = 0
+    payload_errors: int = 0
+    timeouts: int = 0
+    foreign_frames: int = 0
+    polls: int = 0
+    poll_cycles: int = 0
+    last_cycle_ms: float = 0.0
+    avg_cycle_ms: float = 0.0
+    last_frame_at: str = ""
+    last_frame: str = ""
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("errors")
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    frame: Frame
+    message: Message
+    received_at: float
+
+
+class FramedLine:
+    """Frames and messages over one `LineIO`."""
+
+    def __init__(
+        self,
+        name: str,
+        io: LineIO,
+        *,
+        controller_address: int,
+        inter_byte_timeout_s: float,
+        bus: EventBus | None = None,
+    ) -> None:
+        self.name = name
+        self.io = io
+        self.controller_address = controller_address
+        self.inter_byte_timeout_s = inter_byte_timeout_s
+        self.bus = bus
+        self.stats = LineStats()
+        self._reader = FrameReader(self._on_frame_error)
+        self._queue: asyncio.Queue[Incoming] = asyncio.Queue()
+        self._write_lock = asyncio.Lock()
+        self._frame_no = 0
+        self._last_stats_publish = 0.0
+
+    # --- receive --------------------------------------------------------------------------------
+
+    async def receive_forever(self) -> None:
+        """The receiver task: runs until the transport fails (raises `TransportError`)."""
+        while True:
+            if self._reader.pending:
+                try:
+                    data = await asyncio.wait_for(self.io.read(), self.inter_byte_timeout_s)
+                except TimeoutError:
+                    log.debug("%s: inter-byte timeout with %d bytes pending", self.name, self._reader.pending)
+                    self._reader.reset()
+                    self._sync_reader_stats()
+                    continue
+            else:
+                data = await self.io.read()
+            self.stats.bytes_rx += len(data)
+            if log.isEnabledFor(TRACE):
+                log.log(TRACE, "%s rx bytes %s", self.name, data.hex(" "))
+            for frame in self._reader.feed(data):
+                self._on_frame(frame)
+            self._sync_reader_stats()
+
+    def _on_frame(self, frame: Frame) -> None:
+        now = time.monotonic()
+        self.stats.frames_rx += 1
+        self.stats.last_frame_at = dt.datetime.now().isoformat(timespec="milliseconds")
+        self.stats.last_frame = frame.logical_bytes().hex(" ")
+        if frame.from_host or frame.src == self.controller_address:
+            self.stats.foreign_frames += 1
+            log.debug("%s: ignoring a frame sent by a controller: %s", self.name, self.stats.last_frame)
+            return
+        try:
+            message = decode_message(frame.data, Direction.P)
+        except PayloadError as exc:
+            self.stats.payload_errors += 1
+            self._note_error(f"payload: {exc}")
+            log.warning("%s: bad payload from %#04x: %s (%s)", self.name, frame.src, exc, exc.data.hex(" "))
+            return
+        if log.isEnabledFor(TRACE):
+            log.log(
+                TRACE, "%s rx %#04x→%#04x #%d %r", self.name, frame.src, frame.dst, frame.frame_no, message
+            )
+        self._trace("P", frame, message)
+        self._queue.put_nowait(Incoming(frame, message, now))
+
+    def _on_frame_error(self, error: FrameError) -> None:
+        self._note_error(str(error))
+        log.info("%s: dropped a damaged frame: %s [%s]", self.name, error, error.raw.hex(" "))
+
+    def _note_error(self, text: str) -> None:
+        errors = self.stats.errors
+        errors.append(f"{dt.datetime.now().isoformat(timespec='seconds')} {text}")
+        del errors[:-20]
+
+    def _sync_reader_stats(self) -> None:
+        rs = self._reader.stats
+        st = self.stats
+        st.crc_errors, st.length_errors, st.truncated = rs.crc_errors, rs.length_errors, rs.truncated
+        st.noise_bytes, st.resyncs, st.resets = rs.noise_bytes, rs.resyncs, rs.resets
+
+    async def receive(self, timeout_s: float) -> Incoming | None:
+        """The next decoded message, or None after `timeout_s`."""
+        try:
+            return await asyncio.wait_for(self._queue.get(), timeout_s)
+        except TimeoutError:
+            return None
+
+    def discard_pending(self) -> int:
+        """Drop messages that arrived late (before a new request is written)."""
+        dropped = 0
+        while not self._queue.empty():
+            self._queue.get_nowait()
+            dropped += 1
+        return dropped
+
+    # --- send -----------------------------------------------------------------------------------
+
+    def next_frame_no(self) -> int:
+        self._frame_no = (self._frame_no + 1) & 0x3F
+        return self._frame_no
+
+    async def send(self, dst: int, message: Message, frame_no: int | None = None) -> None:
+        """Build and write one frame from the controller (CTRL b6 set)."""
+        number = self.next_frame_no() if frame_no is None else frame_no
+        frame = Frame.make(dst, self.controller_address, number, True, encode_message(message))
+        wire = encode_frame(frame)
+        async with self._write_lock:
+            await self.io.write(wire)
+        self.stats.frames_tx += 1
+        self.stats.bytes_tx += len(wire)
+        if log.isEnabledFor(TRACE):
+            log.log(TRACE, "%s tx →%#04x #%d %r [%s]", self.name, dst, number, message, wire.hex(" "))
+        self._trace("H", frame, message)
+
+    def _trace(self, direction: str, frame: Frame, message: Message) -> None:
+        if self.bus is None:
+            return
+        now = dt.datetime.now()
+        summary = f"{direction} {frame.src:02X}→{frame.dst:02X} #{frame.frame_no} {type(message).__name__}"
+        self.bus.publish(FrameTraced(self.name, direction, frame.logical_bytes().hex(" "), summary, now))
+        mono = time.monotonic()
+        if mono - self._last_stats_publish >= STATS_PUBLISH_INTERVAL_S:
+            self._last_stats_publish = mono
+            self.publish_stats()
+
+    def publish_stats(self) -> None:
+        if self.bus is not None:
+            self.bus.publish(LineStatistics(self.name, self.stats.as_dict(), dt.datetime.now()))

@@ -1,0 +1,377 @@
+"""One dispenser as the controller sees it: what to answer, what to read, what to remember.
+
+Layer: edge (controller logic; I/O only through the injected services). Independent of the line
+mode: both line drivers hand every message from the dispenser to `DispenserSession.handle()` and
+send back the reply it returns. The contract that matters most lives here:
+
+    0x32 record ─▶ journal.store_record() COMMITS ─▶ only then RecordAck is returned and sent.
+
+If the journal cannot store the record (disk full, database error) no acknowledgement is sent: the
+dispenser keeps the record and re-sends it later; an alarm is raised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from edge.events import (
+    AlarmRaised,
+    DispenserError,
+    DispenserOnline,
+    EventBus,
+    NozzleState,
+    NozzleStatus,
+    SaleStored,
+)
+from edge.nozzle import Connectivity, NotReported, NozzleEvent, RecordSeen, Reported, Tick, transition
+from protocol.messages import (
+    ACK_ACCEPTED,
+    DispenserInfo,
+    DownloadInfo,
+    DownloadStart,
+    ErrorAck,
+    ErrorInfo,
+    GreyQuery,
+    GreyReply,
+    InfoRead,
+    ListQuery,
+    ListReply,
+    Message,
+    NoRecord,
+    NozzleInfo,
+    Poll,
+    PollReply,
+    RecordAck,
+    RecordRead,
+    RecordUpload,
+    SegmentData,
+    SegmentRequest,
+    Totals,
+    TotalsRead,
+)
+from protocol.record import TransactionRecord
+
+log = logging.getLogger(__name__)
+
+SEGMENT_BYTES = 16
+MAX_QUEUED_READS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Versions:
+    """What the controller advertises in every 0x30 reply."""
+
+    bl_ver: int = 0
+    add_bl_ver: int = 0
+    del_bl_ver: int = 0
+    wh_ver: int = 0
+    prc_ver: int = 0
+    sta_ver: int = 0
+
+
+class DownloadCatalog(Protocol):
+    def versions(self) -> Versions: ...
+    def content(self, content: int, pos_p: int) -> bytes | None: ...
+
+
+class CardAuthority(Protocol):
+    async def list_query(self, where: Where, query: ListQuery) -> ListReply: ...
+    async def grey_query(self, where: Where, query: GreyQuery) -> GreyReply: ...
+
+
+class RecordJournal(Protocol):
+    async def store_record(
+        self,
+        line: str,
+        dispenser: int,
+        record: TransactionRecord,
+        raw: bytes,
+        *,
+        received_at: dt.datetime,
+        outbox: Sequence[Any] = (),
+    ) -> Any: ...
+    async def note_gaps(self, line: str, dispenser: int, pos_ttc: int) -> list[int]: ...
+    async def open_gaps(self, line: str, dispenser: int, limit: int) -> list[int]: ...
+    async def mark_gap_absent(self, line: str, dispenser: int, pos_ttc: int) -> None: ...
+    async def store_totals(self, line: str, dispenser: int, totals: Totals, read_at: dt.datetime) -> None: ...
+    async def store_dispenser_info(
+        self, line: str, dispenser: int, info: DispenserInfo, read_at: dt.datetime
+    ) -> None: ...
+
+
+class AlarmSink(Protocol):
+    async def raise_alarm(
+        self, source: str, code: str, severity: str, message: str, details: dict[str, Any] | None = None
+    ) -> int: ...
+
+    async def clear(self, source: str, code: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where a card is being presented."""
+
+    line: str
+    dispenser: int
+    nzn: int = 0
+
+
+@dataclass(slots=True)
+class Services:
+    journal: RecordJournal
+    alarms: AlarmSink
+    catalog: DownloadCatalog
+    authority: CardAuthority
+    bus: EventBus
+    clock: Callable[[], dt.datetime] = dt.datetime.now
+    on_record: Callable[[str, int, TransactionRecord, Any], Any] | None = None
+    outbox_for_record: Callable[[str, int, TransactionRecord, bytes], Sequence[Any]] | None = None
+    """Uplink messages to write in the same transaction as a new record (store-and-forward)."""
+
+
+class RecordNotStored(Exception):
+    """The journal failed: the record is not acknowledged (the dispenser will re-send it)."""
+
+
+@dataclass(slots=True)
+class DispenserSession:
+    line: str
+    pos_p: int
+    nozzles: dict[int, NozzleStatus]
+    services: Services
+    offline_after: int = 3
+    online: bool = False
+    misses: int = 0
+    last_seen: float = 0.0
+    next_offline_poll: float = 0.0
+    reads: deque[Message] = field(default_factory=deque)
+    info: DispenserInfo | None = None
+    totals: Totals | None = None
+    records_stored: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+
+    @classmethod
+    def create(
+        cls, line: str, pos_p: int, nozzles: dict[int, str], services: Services, offline_after: int = 3
+    ) -> DispenserSession:
+        statuses = {
+            nzn: NozzleStatus(line, pos_p, nzn, NozzleState.OFFLINE, g_code=g_code)
+            for nzn, g_code in nozzles.items()
+        }
+        session = cls(line, pos_p, statuses, services, offline_after)
+        session.reads.extend((InfoRead(), TotalsRead()))
+        return session
+
+    @property
+    def source(self) -> str:
+        return f"{self.line}/{self.pos_p}"
+
+    # --- connectivity ---------------------------------------------------------------------------
+
+    async def answered(self, now_mono: float) -> None:
+        self.misses = 0
+        self.last_seen = now_mono
+        if not self.online:
+            self.online = True
+            log.info("dispenser %s online", self.source)
+            self.services.bus.publish(DispenserOnline(self.line, self.pos_p, True, self.services.clock()))
+            self._feed_all(Connectivity(True, self.services.clock()))
+            await self.services.alarms.clear(self.source, "dispenser_offline")
+            await self._queue_open_gaps()
+            if not any(isinstance(r, InfoRead) for r in self.reads):
+                self.reads.extend((InfoRead(), TotalsRead()))
+
+    async def missed(self) -> bool:
+        """Count a missed reply; returns True when the dispenser just went offline."""
+        self.misses += 1
+        if self.online and self.misses >= self.offline_after:
+            self.online = False
+            log.warning("dispenser %s offline after %d missed replies", self.source, self.misses)
+            now = self.services.clock()
+            self.services.bus.publish(DispenserOnline(self.line, self.pos_p, False, now))
+            self._feed_all(Connectivity(False, now))
+            await self._alarm(
+                "dispenser_offline", "warning", f"Dispenser {self.pos_p} on line {self.line} does not answer"
+            )
+            return True
+        return False
+
+    def tick(self) -> None:
+        self._feed_all(Tick(self.services.clock()))
+
+    # --- requests the controller initiates --------------------------------------------------------
+
+    def next_read(self) -> Message | None:
+        return self.reads.popleft() if self.reads else None
+
+    def request_read(self, message: Message) -> None:
+        if len(self.reads) < MAX_QUEUED_READS and message not in self.reads:
+            self.reads.append(message)
+
+    def poll_reply(self) -> PollReply:
+        v = self.services.catalog.versions()
+        return PollReply(
+            pc_time=self.services.clock().replace(microsecond=0),
+            bl_ver=v.bl_ver,
+            add_bl_ver=v.add_bl_ver,
+            del_bl_ver=v.del_bl_ver,
+            wh_ver=v.wh_ver,
+            prc_ver=v.prc_ver,
+            sta_ver=v.sta_ver,
+        )
+
+    # --- everything the dispenser sends ---------------------------------------------------------
+
+    async def handle(self, message: Message, data: bytes = b"") -> Message | None:
+        """Process one message from the dispenser; return the reply to send (None: no reply)."""
+        match message:
+            case Poll():
+                return self.poll_reply()
+            case NozzleInfo():
+                self._on_nozzle_info(message)
+                return None
+            case RecordUpload(record=record):
+                return await self._on_record(record, data[1:])
+            case ListQuery():
+                return await self.services.authority.list_query(Where(self.line, self.pos_p), message)
+            case GreyQuery():
+                return await self.services.authority.grey_query(Where(self.line, self.pos_p), message)
+            case DownloadStart(content=content):
+                data_bytes = self.services.catalog.content(content, self.pos_p)
+                return DownloadInfo(total_len=len(data_bytes or b""), content=content)
+            case SegmentRequest(content=content, s_offset=offset, seg=seg):
+                blob = self.services.catalog.content(content, self.pos_p) or b""
+                start = offset * SEGMENT_BYTES
+                chunk = blob[start : start + seg * SEGMENT_BYTES]
+                sent = (len(chunk) + SEGMENT_BYTES - 1) // SEGMENT_BYTES
+                return SegmentData(content=content, s_offset=offset, seg=sent, data=chunk)
+            case ErrorInfo():
+                await self._on_error_info(message)
+                return ErrorAck(command=0x3B, flag=0)
+            case Totals():
+                self.totals = message
+                await self.services.journal.store_totals(
+                    self.line, self.pos_p, message, self.services.clock()
+                )
+                return None
+            case DispenserInfo():
+                self.info = message
+                await self.services.journal.store_dispenser_info(
+                    self.line, self.pos_p, message, self.services.clock()
+                )
+                return None
+            case NoRecord(pos_ttc=pos_ttc):
+                log.info("dispenser %s holds no record %d: gap closed as absent", self.source, pos_ttc)
+                await self.services.journal.mark_gap_absent(self.line, self.pos_p, pos_ttc)
+                return None
+            case _:
+                log.warning("dispenser %s sent %r, which a controller does not expect", self.source, message)
+                return None
+
+    async def _on_record(self, record: TransactionRecord, raw: bytes) -> Message:
+        now = self.services.clock()
+        try:
+            result = await self.services.journal.store_record(
+                self.line, self.pos_p, record, raw, received_at=now
+            )
+        except Exception as exc:  # the journal's own errors and sqlite's: never ack what is not stored
+            await self._alarm("journal_failed", "critical", f"Cannot store records: {exc}")
+            raise RecordNotStored(str(exc)) from exc
+        outcome = getattr(result, "outcome", result)
+        name = getattr(outcome, "name", str(outcome)).upper()
+        if name == "DUPLICATE":
+            self.duplicates += 1
+            log.info(
+                "dispenser %s re-sent record %d: already stored, acknowledged again",
+                self.source,
+                record.pos_ttc,
+            )
+        else:
+            self.records_stored += 1
+            if name == "CONFLICT":
+                self.conflicts += 1
+                text = f"Dispenser {self.pos_p} re-sent record {record.pos_ttc} with different content; both kept"
+                log.error("%s: %s", self.source, text)
+                alarm_id = getattr(result, "alarm_id", None)
+                self.services.bus.publish(
+                    AlarmRaised(self.source, "record_conflict", "critical", text, now, alarm_id)
+                )
+            self._feed(record.nzn, RecordSeen(record, now))
+            self.services.bus.publish(
+                SaleStored(
+                    self.line,
+                    self.pos_p,
+                    record.pos_ttc,
+                    record.t_type,
+                    record.nzn,
+                    record.asn,
+                    record.amn,
+                    record.vol,
+                    record.prc,
+                    record.g_code,
+                    record.emp,
+                    record.time.isoformat() if isinstance(record.time, dt.datetime) else record.time,
+                    now,
+                )
+            )
+            for missing in await self.services.journal.note_gaps(self.line, self.pos_p, record.pos_ttc):
+                self.request_read(RecordRead(missing))
+            if self.services.on_record is not None:
+                await self.services.on_record(self.line, self.pos_p, record, result)
+        return RecordAck(result=ACK_ACCEPTED)
+
+    async def _queue_open_gaps(self) -> None:
+        for missing in await self.services.journal.open_gaps(self.line, self.pos_p, 64):
+            self.request_read(RecordRead(missing))
+
+    def _on_nozzle_info(self, message: NozzleInfo) -> None:
+        now = self.services.clock()
+        seen = set()
+        for entry in message.entries:
+            seen.add(entry.nzn)
+            if entry.nzn not in self.nozzles:
+                log.warning("dispenser %s reports nozzle %d, which is not configured", self.source, entry.nzn)
+                self.nozzles[entry.nzn] = NozzleStatus(self.line, self.pos_p, entry.nzn, NozzleState.IDLE)
+            self._feed(entry.nzn, Reported(entry, now))
+        for nzn in self.nozzles:
+            if nzn not in seen:
+                self._feed(nzn, NotReported(now))
+
+    async def _on_error_info(self, message: ErrorInfo) -> None:
+        text = message.text if message.info_type & 1 == 0 else message.data.hex(" ")
+        now = self.services.clock()
+        self.services.bus.publish(DispenserError(self.line, self.pos_p, message.info_type, text, now))
+        await self._alarm(
+            "dispenser_error", "warning", f"Dispenser {self.pos_p} reports: {text}", {"text": text}
+        )
+
+    def _feed(self, nzn: int, event: NozzleEvent) -> None:
+        status = self.nozzles.get(nzn)
+        if status is None:
+            return
+        new, effects = transition(status, event)
+        self.nozzles[nzn] = new
+        for effect in effects:
+            self.services.bus.publish(effect)
+
+    def _feed_all(self, event: NozzleEvent) -> None:
+        for nzn in list(self.nozzles):
+            self._feed(nzn, event)
+
+    async def _alarm(
+        self, code: str, severity: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
+        alarm_id = None
+        try:
+            alarm_id = await self.services.alarms.raise_alarm(self.source, code, severity, message, details)
+        except Exception:  # an alarm that cannot be stored is still logged and shown
+            log.exception("cannot store alarm %s for %s", code, self.source)
+        self.services.bus.publish(
+            AlarmRaised(self.source, code, severity, message, self.services.clock(), alarm_id)
+        )

@@ -1,0 +1,54 @@
+"""Event bus: ordered delivery, latest-value coalescing, slow subscribers dropped."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from edge.events import AlarmRaised, EventBus, NozzleState, NozzleStatus
+
+T0 = dt.datetime(2026, 11, 21, 8, 0)
+
+
+def nozzle(amn: int, nzn: int = 1) -> NozzleStatus:
+    return NozzleStatus("bus1", 1, nzn, NozzleState.FUELLING, amn=amn, at=T0)
+
+
+def alarm(i: int) -> AlarmRaised:
+    return AlarmRaised("bus1/1", f"c{i}", "warning", "m", T0)
+
+
+async def test_coalesces_live_status_and_keeps_ordered_events() -> None:
+    bus = EventBus()
+    sub = bus.subscribe()
+    for amn in range(100):
+        bus.publish(nozzle(amn))
+    bus.publish(nozzle(5, nzn=2))
+    bus.publish(alarm(1))
+    bus.publish(alarm(2))
+    got = await sub.wait()
+    assert got[:2] == [alarm(1), alarm(2)]
+    assert got[2:] == [nozzle(99), nozzle(5, nzn=2)]
+    assert sub.backlog == 0
+
+
+async def test_overflowing_subscriber_is_dropped_and_bus_keeps_going() -> None:
+    bus = EventBus()
+    slow = bus.subscribe(limit=10)
+    fast = bus.subscribe(limit=10_000)
+    for i in range(50):
+        bus.publish(alarm(i))
+    assert slow.overflowed
+    assert slow.backlog == 0  # its memory is released: it must take a fresh snapshot
+    assert bus.subscribers == 1
+    assert len(await fast.wait()) == 50
+    assert await slow.wait() == []
+
+
+async def test_closed_subscription_stops_iteration() -> None:
+    bus = EventBus()
+    sub = bus.subscribe()
+    bus.publish(alarm(1))
+    sub.close()
+    seen = [e async for e in sub]
+    assert seen == []
+    assert bus.subscribers == 0
