@@ -62,7 +62,7 @@ class NoAuthority:
 
 
 async def scripted_dispenser(
-    end: MemoryEnd, pos_p: int, pending: list[TransactionRecord], acks: list[int]
+    end: MemoryEnd, pos_p: int, pending: list[TransactionRecord], acks: list[int], all_acked: asyncio.Event
 ) -> None:
     """Answers each poll with its oldest unacknowledged record, else an idle 0x31."""
     reader = FrameReader()
