@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from edge.rules.asn import CardKind, card_kind_from_asn, check_asn, province_from_asn
-from edge.rules.errors import BadClock
+from edge.rules.errors import BadCardNumber, BadClock
 from edge.rules.grey import GreyLock
 from protocol.cng import ConsumptionMode
 
@@ -112,7 +112,7 @@ class CardFacts:
     grey: bool = False
     """The card is grey-locked (card status from the dispenser)."""
     grey_lock: GreyLock | None = None
-    """The grey record this station holds for it; None = not found."""
+    """The grey record this station holds for it (same ASN); None = not found."""
     balance: int | None = None
     """Prepaid modes: what is on the card; credit modes: what was used since clearing. None = unknown."""
     home_station_id: str | None = None
@@ -124,6 +124,8 @@ class CardFacts:
         check_asn(self.asn)
         if self.status_since is not None and self.status_since.tzinfo is not None:
             raise BadClock(self.status_since)
+        if self.grey_lock is not None and self.grey_lock.asn != self.asn:
+            raise BadCardNumber(self.grey_lock.asn)
         if self.kind is None:
             object.__setattr__(self, "kind", card_kind_from_asn(self.asn))
         if self.issuing_province is None:

@@ -77,6 +77,7 @@ def decide(request: CardRequest, context: DecisionContext) -> Decision:
     grey_unlock = None
     if card.grey and card.grey_lock is not None:
         grey_unlock = may_unlock(card.grey_lock, context.here, context.now, context.calendar, context.config)
+    # Each check returns None or a _Refusal (a non-empty tuple, so truthy): the first refusal wins.
     refusal = (
         _check_dates(card, context)
         or _check_kind_status_lists(card, context, warnings)
@@ -287,7 +288,7 @@ def _check_budgets(request: CardRequest, usage: DayUsage) -> _Budgets:
     if on_card is not None:
         (volume if in_volume(card.mode) else money).append(on_card)
     for budget in (*money, *volume):
-        if budget.remaining < 0:
+        if budget.remaining <= 0:
             return _Budgets(None, None, _Refusal(budget.reason))
     # min() keeps the first of equal budgets, so ties go to the rule listed first.
     tight_amount = min(money, key=_by_remaining, default=None)

@@ -4,7 +4,8 @@ Layer: edge (pure rules core). The answer decides both the 0x35 grey-record answ
 presented at a nozzle is refused. Checked in this order, the first that holds wins:
 
 1. same dispenser (same station, and the same PSAM terminal or dispenser id): at once, at any time;
-2. same station, another dispenser: on the locking day (the calendar date of the locking time);
+2. same station, another dispenser: on the locking day (the calendar date of the locking time). A lock
+   dated after today (a dispenser clock ahead of the controller's across midnight) counts as today's;
 3. a station in the card's issuing province or in the province where it was locked: once the delay is
    over (`RulesConfig.grey_delay_mode`: 2 working days by default, or 48 hours; see `calendar`);
 4. otherwise refused: another pump of this station after the locking day but before the delay ends
@@ -83,7 +84,7 @@ def may_unlock(
     if here.same_dispenser(grey.where):
         return UnlockVerdict(True, RefusalReason.NONE, UnlockRule.SAME_DISPENSER)
     same_station = here.station_id == grey.where.station_id
-    if same_station and now.date() == grey.locked_at.date():
+    if same_station and now.date() <= grey.locked_at.date():
         return UnlockVerdict(True, RefusalReason.NONE, UnlockRule.SAME_STATION_SAME_DAY)
     if here.province not in (grey.where.province, grey.issuing_province):
         return UnlockVerdict(False, RefusalReason.GREY_OTHER_PROVINCE)

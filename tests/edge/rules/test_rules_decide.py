@@ -30,7 +30,7 @@ from edge.rules import (
     WorkingCalendar,
     decide,
 )
-from edge.rules.errors import BadClock
+from edge.rules.errors import BadCardNumber, BadClock
 from protocol.reasons import RefusalReason, decode_m_flag
 
 R = RefusalReason
@@ -470,9 +470,19 @@ places = st.builds(
     Place, st.sampled_from(["00000001", "00000002"]), st.integers(1, 2), st.sampled_from([0x11, 0x32])
 )
 moments = st.datetimes(min_value=T(2024, 6, 1), max_value=T(2024, 6, 12, 10))
+
+
+def with_asn(c: CardFacts, number: str) -> CardFacts:
+    """The same card facts under another number (its grey record moves with it)."""
+    lock = (
+        None if c.grey_lock is None else dataclasses.replace(c.grey_lock, asn=number, issuing_province=None)
+    )
+    return dataclasses.replace(c, asn=number, grey_lock=lock, kind=None, issuing_province=None)
+
+
 cards = st.builds(
     CardFacts,
-    asn=asns,
+    asn=st.just(USER),
     status=st.sampled_from(CardStatus),
     status_since=st.none() | moments,
     valid_from=maybe_days,
@@ -485,7 +495,7 @@ cards = st.builds(
     home_station_id=st.none() | st.sampled_from(["00000001", "00000002"]),
     cng=profiles,
     limits=limits,
-)
+).flatmap(lambda c: asns.map(lambda number: with_asn(c, number)))
 requests = st.builds(
     CardRequest,
     card=cards,
@@ -533,7 +543,7 @@ def test_decisions_are_deterministic_and_consistent(request_: CardRequest, conte
 
 @given(requests, contexts)
 def test_a_blacklisted_user_card_is_never_allowed(request_: CardRequest, context: DecisionContext) -> None:
-    blacklisted = dataclasses.replace(request_, card=dataclasses.replace(request_.card, asn=BLACK))
+    blacklisted = dataclasses.replace(request_, card=with_asn(request_.card, BLACK))
     assert not decide(blacklisted, context).allowed
 
 
@@ -563,3 +573,8 @@ def test_a_preset_up_to_the_budget_is_allowed(request_: CardRequest, context: De
         if decision.max_amount is not None:
             over = dataclasses.replace(open_request, preset_amount=decision.max_amount + 1)
             assert not decide(over, context).allowed
+
+
+def test_grey_record_of_another_card_is_refused() -> None:
+    with pytest.raises(BadCardNumber):
+        CardFacts(USER, grey=True, grey_lock=GreyLock(BLACK, NOW, HERE, 1))

@@ -55,6 +55,8 @@ ALLOW = RefusalReason.NONE
                      UnlockRule.SAME_STATION_SAME_DAY, None, id="other-terminal-same-address-same-day"),
         pytest.param(lock(), OTHER_PUMP, T(2024, 6, 14, 23, 59, 59), WORKING_DAYS, ALLOW,
                      UnlockRule.SAME_STATION_SAME_DAY, None, id="other-pump-locking-day-last-second"),
+        pytest.param(lock(), OTHER_PUMP, T(2024, 6, 13, 23, 59), WORKING_DAYS, ALLOW,
+                     UnlockRule.SAME_STATION_SAME_DAY, None, id="other-pump-controller-clock-behind"),
         pytest.param(lock(), OTHER_PUMP, T(2024, 6, 15, 0, 0), WORKING_DAYS,
                      RefusalReason.GREY_OTHER_PUMP_AFTER_LOCK_DAY, None, T(2024, 6, 18),
                      id="other-pump-next-day"),
