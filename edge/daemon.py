@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import time
@@ -169,6 +170,8 @@ async def serve(config: Config, stop: asyncio.Event | None = None, station: Stat
             for task in tasks:
                 task.cancel()
     finally:
+        for name, line in station.lines.items():
+            log.info("line statistics %s: %s", name, json.dumps(line.stats.as_dict(), sort_keys=True))
         await station.db.close()
         log.info("stopped cleanly")
 
