@@ -88,6 +88,11 @@ class LineConfig:
     offline_poll_interval_s: float = OFFLINE_POLL_INTERVAL_S
     """How often an offline dispenser is still polled (multi-drop)."""
 
+    @property
+    def bits_per_byte(self) -> int:
+        """1 start + 8 data + parity + stop bits."""
+        return 1 + 8 + (0 if self.parity == "N" else 1) + self.stop_bits
+
     def effective_reply_timeout_s(self) -> float:
         if self.reply_timeout_ms:
             return self.reply_timeout_ms / 1000

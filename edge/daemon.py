@@ -122,6 +122,7 @@ async def run_line(station: Station, config: LineConfig) -> None:
             controller_address=station.config.station.controller_address,
             inter_byte_timeout_s=config.inter_byte_timeout_ms / 1000,
             bus=station.bus,
+            byte_time_s=config.bits_per_byte / config.baud,
         )
         if config.name in station.lines:
             line.stats = station.lines[config.name].stats
@@ -170,14 +171,21 @@ async def serve(config: Config, stop: asyncio.Event | None = None, station: Stat
             for task in tasks:
                 task.cancel()
     finally:
-        for name, line in station.lines.items():
-            log.info("line statistics %s: %s", name, json.dumps(line.stats.as_dict(), sort_keys=True))
+        log_line_statistics(station)
         await station.db.close()
         log.info("stopped cleanly")
 
 
-def install_signal_handlers(stop: asyncio.Event) -> None:
+def log_line_statistics(station: Station) -> None:
+    for name, line in station.lines.items():
+        log.info("line statistics %s: %s", name, json.dumps(line.stats.as_dict(), sort_keys=True))
+
+
+def install_signal_handlers(stop: asyncio.Event, station: Station | None = None) -> None:
+    """SIGTERM/SIGINT stop the daemon; SIGUSR1 logs every line's statistics (field diagnostics)."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    if station is not None:
+        loop.add_signal_handler(signal.SIGUSR1, log_line_statistics, station)

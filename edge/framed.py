@@ -78,12 +78,16 @@ class FramedLine:
         controller_address: int,
         inter_byte_timeout_s: float,
         bus: EventBus | None = None,
+        byte_time_s: float = 0.0,
     ) -> None:
         self.name = name
         self.io = io
         self.controller_address = controller_address
         self.inter_byte_timeout_s = inter_byte_timeout_s
         self.bus = bus
+        self.byte_time_s = byte_time_s
+        """Seconds one byte occupies the wire; a reply can only start once the request has left."""
+        self._tx_done_at = 0.0
         self.stats = LineStats()
         self._reader = FrameReader(self._on_frame_error)
         self._queue: asyncio.Queue[Incoming] = asyncio.Queue()
@@ -172,8 +176,12 @@ class FramedLine:
         self._frame_no = (self._frame_no + 1) & 0x3F
         return self._frame_no
 
-    async def send(self, dst: int, message: Message, frame_no: int | None = None) -> None:
-        """Build and write one frame from the controller (CTRL b6 set)."""
+    async def send(self, dst: int, message: Message, frame_no: int | None = None) -> float:
+        """Build and write one frame from the controller (CTRL b6 set).
+
+        Returns the monotonic time at which its last byte will have left the UART: the OS buffers what
+        is written, so frames sent back to back queue up on the wire at the line's baud rate.
+        """
         number = self.next_frame_no() if frame_no is None else frame_no
         frame = Frame.make(dst, self.controller_address, number, True, encode_message(message))
         wire = encode_frame(frame)
@@ -184,6 +192,9 @@ class FramedLine:
         if log.isEnabledFor(TRACE):
             log.log(TRACE, "%s tx →%#04x #%d %r [%s]", self.name, dst, number, message, wire.hex(" "))
         self._trace("H", frame, message)
+        start = max(time.monotonic(), self._tx_done_at)
+        self._tx_done_at = start + len(wire) * self.byte_time_s
+        return self._tx_done_at
 
     def _trace(self, direction: str, frame: Frame, message: Message) -> None:
         if self.bus is None:

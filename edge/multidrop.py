@@ -39,6 +39,7 @@ class MultiDropDriver:
         self.cycle_started = 0.0
 
     async def run(self) -> None:
+        first = True
         while True:
             started = time.monotonic()
             polled = 0
@@ -49,6 +50,9 @@ class MultiDropDriver:
                         continue
                     session.next_offline_poll = now + self.config.offline_poll_interval_s
                 await self.serve(session)
+                if first:
+                    first = False
+                    log.info("line %s: first poll cycle started", self.config.name)
                 polled += 1
                 session.tick()
             if polled == 0:
@@ -91,9 +95,9 @@ class MultiDropDriver:
         stale = self.line.discard_pending()
         if stale:
             log.debug("%s: discarded %d late answers", self.config.name, stale)
-        await self.line.send(session.pos_p, request)
+        sent_at = await self.line.send(session.pos_p, request)
         self.line.stats.polls += 1
-        deadline = time.monotonic() + self.reply_timeout_s
+        deadline = sent_at + self.reply_timeout_s
         while True:
             remaining = deadline - time.monotonic()
             answer = await self.line.receive(remaining) if remaining > 0 else None

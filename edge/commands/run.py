@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from edge.config import Config
 
 NAME = "run"
 HELP = "Run the controller daemon (lines, journal, rules, control API) until SIGTERM."
+EXIT_CONFIG = 2
+EXIT_STORAGE = 3
+
+log = logging.getLogger("edge.daemon")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,11 +35,11 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     problems = check_devices(config)
     if problems:
         print("invalid configuration:\n  " + "\n  ".join(problems), file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     if args.check:
         print(f"{args.config}: OK ({len(config.lines)} lines)")
         return 0
@@ -38,10 +47,17 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_main(config))
 
 
-async def _main(config: object) -> int:
-    from edge.daemon import install_signal_handlers, serve
+async def _main(config: Config) -> int:
+    from edge.daemon import install_signal_handlers, open_station, serve
+    from storage.errors import StorageError
 
     stop = asyncio.Event()
-    install_signal_handlers(stop)
-    await serve(config, stop)  # type: ignore[arg-type]
+    try:
+        station = await open_station(config)
+    except StorageError as exc:
+        log.critical("cannot open the station's storage: %s", exc)
+        print(f"station: cannot open the station's storage: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
+    install_signal_handlers(stop, station)
+    await serve(config, stop, station)
     return 0
