@@ -87,6 +87,7 @@ class MultiDropDriver:
                 return  # no ack: the dispenser keeps the record and sends it again
             if reply is not None:
                 await self.line.send(session.pos_p, reply, answer.frame.frame_no)
+            await session.after_reply()
             if isinstance(message, NozzleInfo) or (reply is None and not session.reads):
                 return
 

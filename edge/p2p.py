@@ -57,6 +57,7 @@ class PointToPointDriver:
                 continue
             if reply is not None:
                 await self.line.send(incoming.frame.src, reply, incoming.frame.frame_no)
+            await session.after_reply()
             if isinstance(message, Poll):
                 self._poll_seen()
                 read = session.next_read()

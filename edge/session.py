@@ -155,6 +155,7 @@ class DispenserSession:
     records_stored: int = 0
     duplicates: int = 0
     conflicts: int = 0
+    _deferred: list[tuple[TransactionRecord, Any]] = field(default_factory=list)
 
     @classmethod
     def create(
@@ -320,11 +321,20 @@ class DispenserSession:
                     now,
                 )
             )
+            self._deferred.append((record, result))
+        return RecordAck(result=ACK_ACCEPTED)
+
+    async def after_reply(self) -> None:
+        """Work that must not delay an acknowledgement: gap detection and record hooks.
+
+        The line drivers call this right after they sent the reply to a message.
+        """
+        while self._deferred:
+            record, result = self._deferred.pop(0)
             for missing in await self.services.journal.note_gaps(self.line, self.pos_p, record.pos_ttc):
                 self.request_read(RecordRead(missing))
             if self.services.on_record is not None:
                 await self.services.on_record(self.line, self.pos_p, record, result)
-        return RecordAck(result=ACK_ACCEPTED)
 
     async def _queue_open_gaps(self) -> None:
         for missing in await self.services.journal.open_gaps(self.line, self.pos_p, 64):
