@@ -20,6 +20,9 @@ import serial_asyncio_fast
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 4096
+WRITE_TIMEOUT_S = 5.0
+"""A write that cannot drain within this time means the line is stuck (a pty nobody reads, a
+wedged USB adapter): the line is closed and reopened."""
 _PARITY = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD}
 
 
@@ -53,7 +56,10 @@ class StreamLine:
     async def write(self, data: bytes) -> None:
         try:
             self.writer.write(data)
-            await self.writer.drain()
+            async with asyncio.timeout(WRITE_TIMEOUT_S):
+                await self.writer.drain()
+        except TimeoutError as exc:
+            raise TransportError(f"{self.url}: write stuck for {WRITE_TIMEOUT_S} s") from exc
         except (OSError, serial.SerialException) as exc:
             raise TransportError(f"{self.url}: write failed: {exc}") from exc
 
