@@ -79,6 +79,8 @@ def start(folder: Path, dispensers: int, baud: int, *, wire_time: bool = True) -
         str(config),
         "--state-dir",
         str(folder / "sim"),
+        "--ledger",
+        str(folder / "ledger.jsonl"),
     ]
     if wire_time:
         sim_args.append("--wire-time")

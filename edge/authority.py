@@ -1,72 +1,383 @@
-"""Card questions on the wire (0x36 list query, 0x35 grey query) answered from local data.
+"""Card questions on the wire (0x36 list query, 0x35 grey query) answered by the local card rules.
 
-Layer: edge (adapter between the session and the stores). The 0x36 answer follows the spec: a user
-card (ASN byte 2 = 01) is looked up in the effective blacklist (matched ⇒ M_FLAG b0 = 0 ⇒ refuse);
-internal cards (04, 05, 06) in the white list (matched ⇒ b0 = 0 ⇒ allow). The 0x35 answer returns a
-grey record (T_TYPE low nibble 1) of this station whose ASN, BAL, CTC, DS and TIME equal the query.
+Layer: edge (adapter between the session, the rules core and the stores). Both answers are decided by
+`edge.rules` (spec card-and-rules §4, project reasons B6), stored (`decisions` table) and published
+(`CardDecision`) before they are sent.
+
+0x36 (`list_query`)::
+
+    lists snapshot = store.current            taken ONCE: a decision never mixes two list versions
+    facts = card_facts(ASN, last 0x31 report) kind/province from the ASN; balance and CNG profile
+                                              from the card-inserted report of that dispenser, if seen
+    decide(CardRequest(facts, nozzle product and prices), context(now, here, lists, calendar,
+           today's counters, [rules]))
+    answer ListReply(M_FLAG = decision.m_flag) b0 per card kind, reason code in bits 7..1
+
+The grey state is not known on 0x36 (the dispenser asks 0x35 next for a grey card). A card number that is
+not decimal digits is refused as `CARD_TYPE_UNKNOWN`.
+
+0x35 (`grey_query`): the grey record is looked up (this station's journal, then the centre's grey
+records); the card is decided as a grey card holding that lock (`may_unlock` with here = this station,
+the asking dispenser, this province; now = the clock). Found and allowed → the record's AMN, GMAC,
+PSAM_TID, PSAM_TTC (M_FLAG 0); anything else → "not found" (M_FLAG 1), and the decision keeps the real
+reason (`GREY_WAIT_DELAY` with the moment it becomes unlockable, `GREY_RECORD_NOT_FOUND` …).
+
+Re-check (0x31): on a multi-drop bus a dispenser answers a poll with its 0x36 before it reports the card
+(0x31 has the lowest priority, spec B1), so the CNG profile and balance may reach the controller only
+after the 0x36 answer. When that report arrives for a card answered without it, the card is decided
+again with the full facts; the result is stored and published as a `0x31` decision, and a refusal raises
+the `card_recheck_refused` alarm so the attendant stops the sale.
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from edge.cardfacts import CardCache, SeenCard, card_facts
+from edge.decisions import DecisionRecorder, stored_from
+from edge.greys import GreyFinder, StationPlace
+from edge.rules import (
+    CardFacts,
+    CardRequest,
+    CounterView,
+    Decision,
+    DecisionContext,
+    RulesConfig,
+    RulesError,
+    WorkingCalendar,
+    decide,
+)
 from edge.session import Where
-from protocol.messages import GREY_FOUND, GREY_NOT_FOUND, GreyQuery, GreyReply, ListQuery, ListReply
-from storage.lists import ListStore
+from protocol.downloads import InvalidAsnError, PriceRecord
+from protocol.messages import (
+    GREY_FOUND,
+    GREY_NOT_FOUND,
+    CardInserted,
+    GreyQuery,
+    GreyReply,
+    ListQuery,
+    ListReply,
+)
+from protocol.reasons import RefusalReason
+from storage.calendar import CalendarData
+from storage.lists import ListSet
+
+__all__ = ["CalendarHolder", "RulesAuthority", "SnapshotLists"]
 
 log = logging.getLogger(__name__)
 
-USER_CARD = "01"
-INTERNAL_CARDS = ("04", "05", "06")
-M_FLAG_MATCHED = 0
-M_FLAG_NOT_MATCHED = 1
+RECHECK_QUEUE_MAX = 256
+RECHECK_ALARM = "card_recheck_refused"
 
 
-class GreyFinder(Protocol):
-    async def find_grey(self, query: GreyQuery) -> Any: ...
+class SnapshotLists:
+    """The rules' `ListView` over one `ListSet` snapshot. A malformed number is on no list (logged)."""
+
+    __slots__ = ("_lists",)
+
+    def __init__(self, lists: ListSet) -> None:
+        self._lists = lists
+
+    def is_blacklisted(self, asn: str) -> bool:
+        try:
+            return self._lists.is_blacklisted(asn)
+        except InvalidAsnError:
+            log.warning("card number %r cannot be on the blacklist (not 20 digits)", asn)
+            return False
+
+    def is_whitelisted(self, asn: str) -> bool:
+        try:
+            return self._lists.is_whitelisted(asn)
+        except InvalidAsnError:
+            log.warning("card number %r cannot be on the white list (not 20 digits)", asn)
+            return False
 
 
-def card_type(asn: str) -> str:
-    """ASN byte 2 as two digits ("01" user, "04" employee …)."""
-    return asn[4:6]
+class CalendarHolder:
+    """The working-day calendar in force; replaced as a whole when the centre sends a new one."""
+
+    def __init__(self, calendar: WorkingCalendar | None = None) -> None:
+        self.calendar = calendar or WorkingCalendar()
+
+    def update(self, data: CalendarData) -> None:
+        self.calendar = WorkingCalendar(data.holidays, data.shifted_working_days, data.weekend)
 
 
-class ListAuthority:
-    """Answers 0x36 from the list store and 0x35 from stored grey records."""
+class ListSource(Protocol):
+    @property
+    def current(self) -> ListSet: ...
 
-    def __init__(self, lists: ListStore, greys: GreyFinder) -> None:
+
+class NozzlePrices(Protocol):
+    def nozzle_record(self, nzn: int) -> PriceRecord | None:
+        """The prices in force at nozzle `nzn` (None: not known)."""
+        ...
+
+
+class AlarmSink(Protocol):
+    async def raise_alarm(
+        self, source: str, code: str, severity: str, message: str, details: dict[str, Any] | None = None
+    ) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Answered:
+    allowed: bool
+    with_facts: bool
+    mono: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Recheck:
+    line: str
+    dispenser: int
+    seen: SeenCard
+
+
+class RulesAuthority:
+    """Implements `edge.session.CardAuthority` with the rules; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        lists: ListSource,
+        greys: GreyFinder,
+        recorder: DecisionRecorder,
+        counters: CounterView,
+        cards: CardCache,
+        station: StationPlace,
+        config: RulesConfig,
+        calendar: CalendarHolder,
+        prices: NozzlePrices | None = None,
+        alarms: AlarmSink | None = None,
+        clock: Callable[[], dt.datetime] = dt.datetime.now,
+        mono: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.lists = lists
         self.greys = greys
+        self.recorder = recorder
+        self.counters = counters
+        self.cards = cards
+        self.station = station
+        self.config = config
+        self.calendar = calendar
+        self.prices = prices
+        self.alarms = alarms
+        self._clock = clock
+        self._mono = mono
+        self._answered: dict[tuple[str, int, str], _Answered] = {}
+        self._rechecks: asyncio.Queue[_Recheck] = asyncio.Queue(RECHECK_QUEUE_MAX)
+
+    def _now(self) -> dt.datetime:
+        now = self._clock()
+        return now.astimezone().replace(tzinfo=None) if now.tzinfo is not None else now
+
+    # --- 0x36 -------------------------------------------------------------------------------------
 
     async def list_query(self, where: Where, query: ListQuery) -> ListReply:
-        current = self.lists.current
-        if card_type(query.asn) in INTERNAL_CARDS:
-            matched = current.is_whitelisted(query.asn)
-        else:
-            matched = current.is_blacklisted(query.asn)
+        now = self._now()
+        seen = self.cards.get(where.line, where.dispenser, query.asn)
+        nzn = seen.nzn if seen is not None else where.nzn
+        decision, generation = self._decide(where.line, where.dispenser, query.asn, seen, nzn, now)
+        m_flag = decision.m_flag
+        self._answered[(where.line, where.dispenser, query.asn)] = _Answered(
+            decision.allowed, seen is not None, self._mono()
+        )
+        self._forget_old_answers()
+        row = stored_from(
+            decision,
+            kind="0x36",
+            line=where.line,
+            dispenser=where.dispenser,
+            nzn=nzn,
+            asn=query.asn,
+            now=now,
+            m_flag=m_flag,
+            generation=generation,
+            extra={
+                "card_report": seen is not None,
+                **({"bal": seen.bal, "card_st": seen.card_st} if seen else {}),
+            },
+        )
+        await self.recorder.record(row, now)
         log.info(
-            "0x36 %s at %s/%d: %s",
+            "0x36 %s at %s/%d: %s (%s), M_FLAG %#04x",
             query.asn,
             where.line,
             where.dispenser,
-            "matched" if matched else "not matched",
+            "allowed" if decision.allowed else "refused",
+            decision.reason.name,
+            m_flag,
         )
-        return ListReply(m_flag=M_FLAG_MATCHED if matched else M_FLAG_NOT_MATCHED, asn=query.asn)
+        return ListReply(m_flag=m_flag, asn=query.asn)
+
+    def _decide(
+        self, line: str, dispenser: int, asn: str, seen: SeenCard | None, nzn: int, now: dt.datetime
+    ) -> tuple[Decision, int]:
+        snapshot = self.lists.current  # once per decision
+        context = DecisionContext(
+            now,
+            self.station.here(line, dispenser),
+            SnapshotLists(snapshot),
+            self.calendar.calendar,
+            self.counters,
+            self.config,
+        )
+        record = self.prices.nozzle_record(nzn) if self.prices is not None and nzn else None
+        try:
+            facts = card_facts(asn, seen)
+            request = CardRequest(
+                facts,
+                product_code=record.g_code if record is not None else None,
+                nozzle_prices=record.prices if record is not None else (),
+            )
+            return decide(request, context), snapshot.generation
+        except RulesError as exc:
+            log.warning("card %r at %s/%d refused: %s", asn, line, dispenser, exc)
+            reason = RefusalReason.CARD_TYPE_UNKNOWN
+            return (
+                Decision(
+                    allowed=False, reason=reason, words=f"{reason.words} Card number {asn} is not valid."
+                ),
+                snapshot.generation,
+            )
+
+    # --- 0x35 -------------------------------------------------------------------------------------
 
     async def grey_query(self, where: Where, query: GreyQuery) -> GreyReply:
-        row = await self.greys.find_grey(query)
-        if row is None:
+        now = self._now()
+        seen = self.cards.get(where.line, where.dispenser, query.asn)
+        nzn = seen.nzn if seen is not None else where.nzn
+        snapshot = self.lists.current
+        found = None
+        extra: dict[str, Any] = {}
+        try:
+            found = await self.greys.find(query)
+            facts = CardFacts(asn=query.asn, grey=True, grey_lock=None if found is None else found.lock)
+            context = DecisionContext(
+                now,
+                self.station.here(where.line, where.dispenser),
+                SnapshotLists(snapshot),
+                self.calendar.calendar,
+                self.counters,
+                self.config,
+            )
+            decision = decide(CardRequest(facts), context)
+        except RulesError as exc:
+            log.warning("0x35 for %r at %s/%d: %s", query.asn, where.line, where.dispenser, exc)
+            reason = RefusalReason.GREY_RECORD_NOT_FOUND
+            decision = Decision(allowed=False, reason=reason, words=reason.words)
+        if found is not None:
+            extra = {
+                "grey_source": found.source,
+                "locked_at": found.lock.locked_at.isoformat(),
+                "locked_station": found.lock.where.station_id,
+                "locked_dispenser": found.lock.where.terminal_id or found.lock.where.dispenser_id,
+                "amn": found.amn,
+            }
+        give = found is not None and decision.allowed
+        m_flag = GREY_FOUND if give else GREY_NOT_FOUND
+        row = stored_from(
+            decision,
+            kind="0x35",
+            line=where.line,
+            dispenser=where.dispenser,
+            nzn=nzn,
+            asn=query.asn,
+            now=now,
+            m_flag=m_flag,
+            generation=snapshot.generation,
+            extra=extra,
+        )
+        await self.recorder.record(row, now)
+        log.info(
+            "0x35 %s at %s/%d: %s (%s)",
+            query.asn,
+            where.line,
+            where.dispenser,
+            "grey record given" if give else "not given",
+            decision.reason.name,
+        )
+        if not give or found is None:
             return GreyReply(GREY_NOT_FOUND, query.asn, query.bal, 0, query.ctc, query.ds, query.time)
         return GreyReply(
             GREY_FOUND,
             query.asn,
             query.bal,
-            int(row["amn"]),
+            found.amn,
             query.ctc,
             query.ds,
             query.time,
-            gmac=int(row["gmac"]),
-            psam_tid=bytes(row["psam_tid"]),
-            psam_ttc=int(row["psam_ttc"]),
+            gmac=found.gmac,
+            psam_tid=found.psam_tid,
+            psam_ttc=found.psam_ttc,
         )
+
+    # --- 0x31 card reports and re-checks --------------------------------------------------------------
+
+    def on_card(self, line: str, dispenser: int, entry: CardInserted) -> None:
+        """The session's hook for every card-inserted report (`Services.on_card`); never blocks."""
+        seen, previous = self.cards.saw(line, dispenser, entry)
+        if previous is not None:
+            return
+        answered = self._answered.get((line, dispenser, entry.asn))
+        if answered is None or answered.with_facts or not answered.allowed:
+            return
+        if self._mono() - answered.mono > self.cards.ttl_s:
+            return
+        self._answered[(line, dispenser, entry.asn)] = replace(answered, with_facts=True)
+        try:
+            self._rechecks.put_nowait(_Recheck(line, dispenser, seen))
+        except asyncio.QueueFull:
+            log.warning("re-check of card %s at %s/%d dropped: queue full", entry.asn, line, dispenser)
+
+    async def run(self) -> None:
+        """Decide again the cards whose report came after their 0x36 answer (a daemon task)."""
+        while True:
+            item = await self._rechecks.get()
+            await self.recheck(item.line, item.dispenser, item.seen)
+
+    async def recheck(self, line: str, dispenser: int, seen: SeenCard) -> Decision:
+        now = self._now()
+        decision, generation = self._decide(line, dispenser, seen.asn, seen, seen.nzn, now)
+        row = stored_from(
+            decision,
+            kind="0x31",
+            line=line,
+            dispenser=dispenser,
+            nzn=seen.nzn,
+            asn=seen.asn,
+            now=now,
+            m_flag=None,
+            generation=generation,
+            extra={"recheck": True, "bal": seen.bal, "card_st": seen.card_st},
+        )
+        await self.recorder.record(row, now)
+        if not decision.allowed:
+            text = (
+                f"Card {seen.asn} at dispenser {dispenser} (nozzle {seen.nzn}) was let through before its "
+                f"card data arrived, and is refused now: {decision.words}"
+            )
+            log.warning("%s/%d: %s", line, dispenser, text)
+            if self.alarms is not None:
+                await self.alarms.raise_alarm(
+                    f"{line}/{dispenser}",
+                    RECHECK_ALARM,
+                    "warning",
+                    text,
+                    {"asn": seen.asn, "nzn": seen.nzn, "reason": decision.reason.name},
+                )
+        return decision
+
+    def _forget_old_answers(self) -> None:
+        if len(self._answered) < 4096:
+            return
+        horizon = self._mono() - self.cards.ttl_s
+        for key in [k for k, v in self._answered.items() if v.mono < horizon]:
+            del self._answered[key]

@@ -1,8 +1,10 @@
 """What dispensers download (CONTENT 0..5) and the versions advertised in every 0x30 reply.
 
-Layer: edge (pure assembly of stored data; no I/O). Lists come from the durable list store; the price
-table and the station info are built from the configuration (and, later, from prices the centre
-sends). Each dispenser gets station info with its own POS_P and nozzles.
+Layer: edge (pure assembly of stored data; no I/O). Lists come from the durable list store (one snapshot
+per answer); the price table from the price scheduler (`edge.prices.PriceScheduler.advertised`: the
+table in force, `current` = the prices before it, `new` = its prices), or, without one, from the
+configuration as version 1; station info from the configuration. Each dispenser gets station info with
+its own POS_P and nozzles. Built price bytes are cached per table.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from storage.lists import ListStore
 DEFAULT_DENSITY = 0
 CONFIG_PRICE_VERSION = 1
 CONFIG_STATION_VERSION = 1
+CONFIG_PRICE_EFFECTIVE = dt.datetime(2000, 1, 1)
+"""EFFECTIVE of the configuration's price table: fixed, so its bytes do not change across restarts."""
 
 
 def price_table_from_config(config: Config, version: int, effective: dt.datetime) -> PriceTable:
@@ -48,10 +52,9 @@ class Catalog:
     ) -> None:
         self.config = config
         self.lists = lists
-        started = dt.datetime.now()
-        self._price_table = price_table or (
-            lambda: price_table_from_config(config, CONFIG_PRICE_VERSION, started)
-        )
+        config_table = price_table_from_config(config, CONFIG_PRICE_VERSION, CONFIG_PRICE_EFFECTIVE)
+        self._price_table = price_table or (lambda: config_table)
+        self._price_bytes: tuple[PriceTable, bytes] | None = None
         self._station_infos: dict[int, bytes] = {}
         for line in config.lines:
             for disp in line.dispensers:
@@ -87,7 +90,12 @@ class Catalog:
         ):
             return self.lists.current.download_bytes(content) or None
         if content == Content.PRICE_TABLE:
-            return self._price_table().build()
+            table = self._price_table()
+            cached = self._price_bytes
+            if cached is None or cached[0] is not table:
+                cached = (table, table.build())
+                self._price_bytes = cached
+            return cached[1]
         if content == Content.STATION_INFO:
             return self._station_infos.get(pos_p)
         return None

@@ -23,14 +23,12 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.authority import ListAuthority
-from edge.catalog import Catalog
 from edge.config import Config, LineConfig, LineMode
 from edge.events import EventBus
 from edge.framed import FramedLine
-from edge.greys import JournalGreyFinder
 from edge.multidrop import MultiDropDriver
 from edge.p2p import PointToPointDriver
+from edge.rules_runtime import open_rules
 from edge.session import DispenserSession, Services
 from edge.transport import TransportError, open_line
 from storage.alarms import Alarms
@@ -83,14 +81,18 @@ async def open_station(config: Config) -> Station:
     alarms = Alarms(db)
     lists = await asyncio.to_thread(ListStore.open, config.storage.lists_dir)
     bus = EventBus()
+    rules = await open_rules(config, db, journal, lists, bus, BusAlarms(alarms))
     services = Services(
         journal=journal,
         alarms=BusAlarms(alarms),
-        catalog=Catalog(config, lists),
-        authority=ListAuthority(lists, JournalGreyFinder(journal)),
+        catalog=rules.catalog,
+        authority=rules.authority,
         bus=bus,
+        on_record=rules.on_record,
+        on_card=rules.on_card,
     )
     station = Station(config, db, journal, alarms, lists, bus, services)
+    station.extra_tasks.extend(rules.tasks)
     for line in config.lines:
         station.sessions[line.name] = [
             DispenserSession.create(

@@ -31,6 +31,7 @@ from edge.events import (
 from edge.nozzle import Connectivity, NotReported, NozzleEvent, RecordSeen, Reported, Tick, transition
 from protocol.messages import (
     ACK_ACCEPTED,
+    CardInserted,
     DispenserInfo,
     DownloadInfo,
     DownloadStart,
@@ -132,6 +133,8 @@ class Services:
     on_record: Callable[[str, int, TransactionRecord, Any], Any] | None = None
     outbox_for_record: Callable[[str, int, TransactionRecord, bytes], Sequence[Any]] | None = None
     """Uplink messages to write in the same transaction as a new record (store-and-forward)."""
+    on_card: Callable[[str, int, CardInserted], None] | None = None
+    """Called (line, POS-P, entry) for every card-inserted 0x31 sub-record, before the 0x36 it precedes."""
 
 
 class RecordNotStored(Exception):
@@ -348,6 +351,8 @@ class DispenserSession:
             if entry.nzn not in self.nozzles:
                 log.warning("dispenser %s reports nozzle %d, which is not configured", self.source, entry.nzn)
                 self.nozzles[entry.nzn] = NozzleStatus(self.line, self.pos_p, entry.nzn, NozzleState.IDLE)
+            if isinstance(entry, CardInserted) and self.services.on_card is not None:
+                self.services.on_card(self.line, self.pos_p, entry)
             self._feed(entry.nzn, Reported(entry, now))
         for nzn in self.nozzles:
             if nzn not in seen:

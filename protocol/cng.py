@@ -21,6 +21,7 @@ so the layout can evolve; a reader ignores IC_DATA that does not start with the 
 from __future__ import annotations
 
 import datetime as dt
+import struct
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -98,7 +99,7 @@ class CngProfile:
         }
         try:
             return CNG_PROFILE.build(fields)  # type: ignore[no-any-return]
-        except (c.ConstructError, ValueError, TypeError, OverflowError) as exc:
+        except (c.ConstructError, struct.error, ValueError, TypeError, OverflowError) as exc:
             raise EncodeError(f"CNG profile: {exc}") from exc
 
 
@@ -110,7 +111,8 @@ def parse_cng_profile(ic_data: bytes) -> CngProfile:
     """Parse IC_DATA as a CNG profile; `PayloadError` when it is not one or is damaged."""
     try:
         obj = CNG_PROFILE.parse(ic_data)
-    except (c.ConstructError, UnicodeDecodeError) as exc:
+    except (c.ConstructError, struct.error, UnicodeDecodeError) as exc:
+        # struct.error: the compiled struct unpacks a short profile with the bare `struct` module.
         raise PayloadError(f"IC_DATA is not a CNG profile: {exc}", ic_data) from exc
     if obj.ver != CNG_VERSION:
         raise PayloadError(f"CNG profile version {obj.ver} is not supported", ic_data)

@@ -9,12 +9,15 @@ ambiguous (0x30, 0x32, 0x33, 0x34, 0x35, 0x36):
 2. else CTRL b6 = 1 means the controller sent it ("ctrl_b6");
 3. else SRC equal to the controller address (default 0xE0) means the controller ("src_address");
 4. else the dispenser ("default");
-and if the payload length fits only the other direction, that direction wins ("length").
+and if the payload length fits only the other direction, that direction wins ("length"): fixed lengths
+must match exactly, variable ones their minimum and step (`_VARIABLE_LENGTHS`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import operator
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +25,7 @@ from typing import Any
 import construct as c
 
 from protocol.errors import EncodeError, PayloadError, UnknownCommandError
-from protocol.fields import Bcd, Int24ub, LenientBcd, Time7
+from protocol.fields import Bcd, FixedBytes, Int24ub, LenientBcd, Time7
 from protocol.frame import Frame
 from protocol.messages import (
     CardInserted,
@@ -79,7 +82,7 @@ CARD_INSERTED = c.Struct(
     "asn" / LenientBcd(10),
     "card_st" / c.Int16ub,
     "bal" / c.Int32ub,
-    "ic_data" / c.Bytes(c.this.length - CARD_INSERTED_FIXED_LEN),
+    "ic_data" / FixedBytes(c.this.length - CARD_INSERTED_FIXED_LEN),
 )
 FUELLING = c.Struct(
     "nzn" / c.Int8ub,
@@ -119,7 +122,7 @@ GREY_REPLY = c.Struct(
     "ds" / c.Int8ub,
     "time" / Time7,
     "gmac" / c.Int32ub,
-    "psam_tid" / c.Bytes(6),
+    "psam_tid" / FixedBytes(6),
     "psam_ttc" / c.Int32ub,
 )
 LIST_QUERY = c.Struct("asn" / LenientBcd(10))
@@ -129,7 +132,7 @@ TOTALS = c.Struct(
     "totals" / c.Array(c.this.n, c.Struct("nzn" / c.Int8ub, "v_tot" / c.Int32ub)),
 )
 DISPENSER_INFO = c.Struct(
-    "m_info" / c.Bytes(12),
+    "m_info" / FixedBytes(12),
     "prov" / Bcd(1),
     "city" / Bcd(1),
     "superior" / Bcd(4),
@@ -162,13 +165,16 @@ def _plain(cls: type) -> tuple[Callable[[Any], Any], Callable[[Any], dict[str, A
     return to_msg, to_dict
 
 
+_record_values = operator.itemgetter(*RECORD_FIELDS)  # parsed Container -> tuple in field order
+_record_attrs = operator.attrgetter(*RECORD_FIELDS)  # TransactionRecord -> tuple in field order
+
+
 def _record_to_msg(obj: Any) -> RecordUpload:
-    return RecordUpload(TransactionRecord(**{name: obj[name] for name in RECORD_FIELDS}))
+    return RecordUpload(TransactionRecord(*_record_values(obj)))
 
 
 def _record_to_dict(msg: RecordUpload) -> dict[str, Any]:
-    rec = msg.record
-    return {name: getattr(rec, name) for name in RECORD_FIELDS}
+    return dict(zip(RECORD_FIELDS, _record_attrs(msg.record), strict=True))
 
 
 def _nozzle_to_msg(obj: Any) -> NozzleInfo:
@@ -278,8 +284,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
 )
 
 _BY_KEY: dict[tuple[int, Direction], CommandSpec] = {
-    (spec.cls.COMMAND, spec.cls.DIRECTION): spec
-    for spec in COMMANDS  # type: ignore[attr-defined]
+    (spec.cls.COMMAND, spec.cls.DIRECTION): spec  # type: ignore[attr-defined]
+    for spec in COMMANDS
 }
 _BY_CLASS: dict[type, CommandSpec] = {spec.cls: spec for spec in COMMANDS}
 
@@ -305,7 +311,8 @@ def decode_message(data: bytes, direction: Direction) -> Message:
     try:
         parsed = spec.struct.parse(data[1:]) if spec.length != 1 else None
         return spec.to_msg(parsed) if parsed is not None else spec.cls()  # type: ignore[no-any-return]
-    except (c.ConstructError, ValueError, TypeError) as exc:
+    except (c.ConstructError, struct.error, ValueError, TypeError, OverflowError) as exc:
+        # struct.error: compiled FormatFields unpack short input with the bare `struct` module.
         raise PayloadError(f"command {data[0]:#04x} {direction.value}: {exc}", data) from exc
 
 
@@ -319,7 +326,8 @@ def encode_message(msg: Message) -> bytes:
         return head
     try:
         return head + spec.struct.build(spec.to_dict(msg))  # type: ignore[no-any-return]
-    except (c.ConstructError, ValueError, TypeError, OverflowError) as exc:
+    except (c.ConstructError, struct.error, ValueError, TypeError, OverflowError) as exc:
+        # struct.error: compiled FormatFields pack out-of-range integers with the bare `struct` module.
         raise EncodeError(f"{type(msg).__name__}: {exc}") from exc
 
 
@@ -344,10 +352,21 @@ def guess_direction(
     return first, rule
 
 
+# LEN of the variable-length commands (command byte included): (minimum, step of the repeated part).
+_VARIABLE_LENGTHS: dict[type, tuple[int, int]] = {
+    NozzleInfo: (2, 1),  # 31 | N | sub-records of 11 or 19+ bytes
+    SegmentData: (5, 1),  # 34 | CONTENT | S_OFFSET(2) | SEG | DATA
+    Totals: (2, 5),  # 38 | N | N x (NZN | V_TOT(4))
+    DispenserInfo: (38, 1),  # 3A | 37 fixed bytes with GUN_N = 0 | NZN x GUN_N | M_DATA
+    ErrorInfo: (2, 1),  # 3B | INFO_TYPE | DATA
+}
+
+
 def _length_fits(command: int, direction: Direction, length: int) -> bool:
     spec = _BY_KEY.get((command, direction))
     if spec is None:
         return False
     if spec.length is not None:
         return spec.length == length
-    return length >= 5 if spec.cls is SegmentData else True
+    minimum, step = _VARIABLE_LENGTHS[spec.cls]
+    return length >= minimum and (length - minimum) % step == 0

@@ -67,21 +67,28 @@ class Frame:
         return bytes((self.dst, self.src, self.ctrl)) + encode_bcd_len(len(self.data)) + self.data
 
 
+def _bcd_byte(byte: int) -> int:
+    hi, lo = byte >> 4, byte & 0x0F
+    return hi * 10 + lo if hi <= 9 and lo <= 9 else -1
+
+
+_BCD_VALUE = tuple(_bcd_byte(b) for b in range(256))  # packed BCD byte -> 0..99, -1 if not BCD
+_BCD_BYTE = tuple((v // 10) << 4 | v % 10 for v in range(100))  # 0..99 -> packed BCD byte
+
+
 def encode_bcd_len(value: int) -> bytes:
     """LEN as 2 bytes of packed BCD, most significant digit first (96 -> 00 96)."""
     if not 0 <= value <= MAX_DATA_LEN:
         raise EncodeError(f"DATA length {value} does not fit 4 BCD digits")
-    digits = f"{value:04d}"
-    return bytes.fromhex(digits)
+    return bytes((_BCD_BYTE[value // 100], _BCD_BYTE[value % 100]))
 
 
 def decode_bcd_len(hi: int, lo: int) -> int:
     """Inverse of `encode_bcd_len`; raises `LengthError` for non-decimal nibbles or zero."""
-    value = 0
-    for nibble in (hi >> 4, hi & 0x0F, lo >> 4, lo & 0x0F):
-        if nibble > 9:
-            raise LengthError(f"LEN {hi:02X} {lo:02X} is not packed BCD", bytes((hi, lo)))
-        value = value * 10 + nibble
+    high, low = _BCD_VALUE[hi], _BCD_VALUE[lo]
+    if high < 0 or low < 0:
+        raise LengthError(f"LEN {hi:02X} {lo:02X} is not packed BCD", bytes((hi, lo)))
+    value = high * 100 + low
     if value == 0:
         raise LengthError("LEN 00 00: a frame carries at least its command byte", bytes((hi, lo)))
     return value
@@ -89,12 +96,12 @@ def decode_bcd_len(hi: int, lo: int) -> int:
 
 def encode_frame(frame: Frame) -> bytes:
     """Wire bytes of `frame`: header as is, DATA and CRC with every 0xFA doubled."""
-    for name in ("dst", "src", "ctrl"):
-        value = getattr(frame, name)
+    dst, src, ctrl, data = frame.dst, frame.src, frame.ctrl, frame.data
+    for name, value in (("DST", dst), ("SRC", src), ("CTRL", ctrl)):
         if not 0 <= value <= 0xFF or value == SOF:
-            raise EncodeError(f"{name.upper()} {value:#04x} cannot be sent: header bytes are never escaped")
-    if not frame.data:
+            raise EncodeError(f"{name} {value:#04x} cannot be sent: header bytes are never escaped")
+    if not data:
         raise EncodeError("a frame carries at least its command byte")
-    body = frame.body()
-    tail = frame.data + crc16_arc(body).to_bytes(2, "big")
-    return bytes((SOF,)) + body[:5] + tail.replace(b"\xfa", _ESCAPED_SOF)
+    header = bytes((dst, src, ctrl)) + encode_bcd_len(len(data))
+    tail = data + crc16_arc(data, crc16_arc(header)).to_bytes(2, "big")
+    return b"\xfa" + header + tail.replace(b"\xfa", _ESCAPED_SOF)

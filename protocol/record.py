@@ -19,7 +19,7 @@ from typing import Any
 
 import construct as c
 
-from protocol.fields import Int24ub, LenientBcd, LenientTime7
+from protocol.fields import FixedBytes, Int24ub, LenientBcd, LenientTime7
 
 RECORD_LEN = 95
 EMP_NONE = 255
@@ -57,7 +57,7 @@ RECORD_LAYOUT = c.Struct(
     "gmac" / c.Int32ub,
     "psam_tac" / c.Int32ub,
     "psam_asn" / LenientBcd(10),
-    "psam_tid" / c.Bytes(6),
+    "psam_tid" / FixedBytes(6),
     "psam_ttc" / c.Int32ub,
     "ds" / c.Int8ub,
     "unit" / c.Int8ub,
@@ -69,7 +69,7 @@ RECORD_LAYOUT = c.Struct(
     "prc" / c.Int16ub,
     "emp" / c.Int8ub,
     "v_tot" / c.Int32ub,
-    "rfu" / c.Bytes(11),
+    "rfu" / FixedBytes(11),
     "t_mac" / c.Int32ub,
 )
 RECORD_STRUCT = RECORD_LAYOUT.compile()

@@ -637,8 +637,8 @@ def report_text(report: ShiftReport, *, title: str = "") -> str:
     flagged = [n for n in report.nozzles if n.flagged]
     for n in flagged:
         out.append(
-            f"! {n.line}/{n.dispenser}/{n.nzn}: totalizer moved {fmt_centi(n.meter_vol)} but the records"
-            f" dispensed {fmt_centi(n.sales_vol)} (difference {fmt_centi(n.difference)})"
+            f"! {n.line}/{n.dispenser}/{n.nzn}: totalizer moved {fmt_centi(n.meter_vol)},"
+            f" records {fmt_centi(n.sales_vol)}: difference {fmt_centi(n.difference)}"
         )
     for n in report.nozzles:
         if n.note:
@@ -650,7 +650,10 @@ def report_text(report: ShiftReport, *, title: str = "") -> str:
         f"{'TOTAL':<14}{report.sales_count:>7} {fmt_centi(report.sales_vol):>10}"
         f" {fmt_centi(report.sales_amn):>11}"
     )
-    out += ["", f"{'EMPLOYEE':<10} {'DUTIES':>6} {'METER':>10} {'N':>5} {'VOLUME':>10} {'AMOUNT':>10} {'DIFF':>7}"]
+    out += [
+        "",
+        f"{'EMPLOYEE':<10} {'DUTIES':>6} {'METER':>10} {'N':>5} {'VOLUME':>10} {'AMOUNT':>10} {'DIFF':>7}",
+    ]
     for e in report.employees:
         who = "none" if e.emp == EMP_NONE else f"emp {e.emp}"
         out.append(

@@ -51,6 +51,17 @@ class LineTiming:
         return n_bytes * self.byte_s
 
 
+SPIN_S = 0.0015
+"""The event loop's timers are coarse (about 1 ms): the last stretch of a wire-time wait spins."""
+
+
+async def _wait_until(loop: asyncio.AbstractEventLoop, end: float) -> None:
+    if end - loop.time() > SPIN_S:
+        await asyncio.sleep(end - loop.time() - SPIN_S)
+    while loop.time() < end:
+        pass
+
+
 class Port:
     """One line's frames."""
 
@@ -79,14 +90,13 @@ class Port:
                 self.reader.reset()
             last = now
             log.log(TRACE, "%s rx %s", self.name, chunk.hex(" "))
-            ready_at = now
             if self.timing.wire_time:
                 start = max(now, self._bus_free_at)
-                self._bus_free_at = ready_at = start + self.timing.wire_s(len(chunk))
+                self._bus_free_at = start + self.timing.wire_s(len(chunk))
             for frame in self.reader.feed(chunk):
                 self.received += 1
-                if ready_at > loop.time():
-                    await asyncio.sleep(ready_at - loop.time())
+                # No wait here: the reception is accounted in `_bus_free_at`, and an answer is only
+                # written once the bus is free (`send`), so one precise wait serves the exchange.
                 yield frame
 
     async def send(self, frame: Frame, dispenser: int) -> None:
@@ -100,7 +110,7 @@ class Port:
             if self.timing.wire_time:
                 start = max(loop.time(), self._bus_free_at)
                 self._bus_free_at = end = start + self.timing.wire_s(len(wire))
-                await asyncio.sleep(max(0.0, end - loop.time()))
+                await _wait_until(loop, end)
             log.log(TRACE, "%s tx %s", self.name, wire.hex(" "))
             await self.transport.write(wire)
             self.sent += 1

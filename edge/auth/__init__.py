@@ -1,0 +1,1 @@
+"""Operators, roles and sessions: scrypt passwords, lockout, card second factor, permissions."""

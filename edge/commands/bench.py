@@ -1,0 +1,95 @@
+"""`station bench NAME`: run one of the benchmarks in `bench/` and print its figures.
+
+Layer: edge (CLI shell over `bench`). Each benchmark is a module `bench.<name>` with
+`run(**options) -> dict` that prints a human line and returns its result (`name`, `value`, `unit`,
+`target`, …). `BENCHES` is the table of what `station bench` offers: a new benchmark is one row, its
+module and the options it takes. With `--json` the last line printed is the result as one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+NAME = "bench"
+HELP = "Run a benchmark and print its figures (--json: the result as JSON on the last line)."
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One command-line option of a benchmark, passed to its `run` as keyword `dest`."""
+
+    flag: str
+    dest: str
+    type: type
+    default: Any
+    help: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bench:
+    module: str
+    help: str
+    options: tuple[Option, ...] = field(default=())
+
+
+SECONDS = Option("--seconds", "seconds", float, 3.0, "how long to measure (default %(default)s)")
+
+BENCHES: dict[str, Bench] = {
+    "codec": Bench(
+        "bench.codec",
+        "frame codec: decode + encode of a 104-byte transaction frame (target >= 20 000 frames/s)",
+        (SECONDS,),
+    ),
+    "journal": Bench(
+        "bench.journal",
+        "record path: 0x32 frame received -> durable commit -> ack written, p50/p99 (target p99 < 20 ms)",
+        (Option("--records", "records", int, 2000, "records to store (default %(default)s)"),),
+    ),
+    "poll": Bench(
+        "bench.poll",
+        "multi-drop poll rate with wire-time emulation at 9600 and 115200 baud, 16 dispensers, as a "
+        "fraction of the wire-time limit (target >= 0.9)",
+        (Option("--seconds", "seconds", float, 10.0, "measuring window per baud rate (default %(default)s)"),),
+    ),
+    "idle": Bench(
+        "bench.idle",
+        "daemon CPU and RSS with 16 dispensers polled at 9600 baud (targets < 3 percent of a core, < 80 MB), "
+        "and the time to the first poll (< 2 s)",
+        (Option("--seconds", "seconds", float, 60.0, "measuring window (default %(default)s)"),),
+    ),
+    "blacklist": Bench(
+        "bench.blacklist",
+        "1 000 000-entry blacklist: import/swap time, lookup p50/p99 (target < 50 us), RSS (target < 150 MB)",
+        (Option("--entries", "entries", int, 1_000_000, "list size (default %(default)s)"),),
+    ),
+    "decide": Bench("bench.decide", "full card-rules decision p50/p99 against a 1 000 000-entry list"),
+    "drain": Bench(
+        "bench.drain",
+        "drain of an outbox backlog to a local mosquitto at QoS 1 (target 100 000 in < 60 s)",
+        (Option("--records", "records", int, 100_000, "backlog size (default %(default)s)"),),
+    ),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    benches = parser.add_subparsers(dest="bench", metavar="NAME", required=True)
+    for name, bench in BENCHES.items():
+        sub = benches.add_parser(name, help=bench.help, description=bench.help)
+        sub.add_argument("--json", action="store_true", help="print the result as JSON on the last line")
+        for option in bench.options:
+            sub.add_argument(
+                option.flag, dest=option.dest, type=option.type, default=option.default, help=option.help
+            )
+
+
+def run(args: argparse.Namespace) -> int:
+    bench = BENCHES[args.bench]
+    module = importlib.import_module(bench.module)
+    result = module.run(**{option.dest: getattr(args, option.dest) for option in bench.options})
+    if args.json:
+        print(json.dumps(result, default=str), flush=True)
+    return 0

@@ -1,0 +1,468 @@
+"""The control API server: a Unix socket in the daemon, one task group per client, never waiting on one.
+
+Layer: edge (I/O shell). Plugged into the daemon as `station.extra_tasks.append(control_task)`.
+
+    client ──connect──▶ hello
+           ──subscribe──▶ snapshot (re) ─▶ events … (nozzle, sale, alarm, line_stats, trace, …)
+           ──request {id, token}──▶ reply {re}     (several requests may run at once per client)
+
+Per client: one bus `Subscription` (ordered events bounded by `queue_limit`, live values coalesced to
+the latest per key) drained by one pump task that encodes and writes. A client is never waited for:
+
+- its subscription overflows (it does not read fast enough)    → dropped (connection aborted)
+- its socket write buffer exceeds `max_buffer_bytes`           → dropped
+- its buffer stays above `high_water_bytes` for `stall_s`      → dropped
+
+so the daemon holds at most `queue_limit` events + the coalesced values + `max_buffer_bytes` per client,
+for at most `max_clients` clients. A dropped client reconnects and starts again from a snapshot.
+
+The socket file is created with the configured permissions before it becomes reachable (bound under a
+temporary name, chmod, renamed into place); a stale socket file is replaced, a live one (another
+daemon) is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import secrets
+import socket
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from edge.auth.service import AuthService, Challenge, LoginRefused
+from edge.control import messages as m
+from edge.control.convert import Products, build_snapshot, decision_message, event_message, line_modes
+from edge.control.handlers import Commands, login_ok
+from edge.control.shifts import TOTALS_WAIT_S, ShiftService
+from edge.events import CardPresented, SaleStored, Subscription
+from protocol.messages import TotalsRead
+from storage.clock import Clock, utc_now
+
+if TYPE_CHECKING:
+    from edge.daemon import Station
+
+log = logging.getLogger(__name__)
+
+SOFTWARE = "station-edge control/1"
+CLIENT_QUEUE_LIMIT = 1000
+"""Ordered events (sales, alarms …) a client may lag behind before it is dropped."""
+HIGH_WATER_BYTES = 256 * 1024
+"""Above this many unsent bytes, the pump waits (up to `STALL_S`) for the client to read."""
+MAX_BUFFER_BYTES = 4 * 1024 * 1024
+"""Unsent bytes at which a client is dropped at once."""
+STALL_S = 10.0
+DRAIN_CHECK_S = 0.1
+MAX_CLIENTS = 32
+WATCH_QUEUE_LIMIT = 10_000
+"""The server's own subscription (cards for the login second factor, decisions, duty records)."""
+MAX_REQUESTS_IN_FLIGHT = 4
+RECENT_DECISIONS = 20
+DEMO_ENV = "STATION_DEMO"
+CONNECT_PROBE_S = 1.0
+
+
+class ControlError(Exception):
+    """The control server cannot start (socket path in use by a live daemon, bad folder …)."""
+
+
+def demo_from_env() -> bool:
+    return os.environ.get(DEMO_ENV, "") in ("1", "true", "yes")
+
+
+@dataclass(eq=False)
+class Connection:
+    id: int
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    subscription: Subscription | None = None
+    dropped: str = ""
+    max_buffer_seen: int = 0
+    sent: int = 0
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def buffered(self) -> int:
+        return self.writer.transport.get_write_buffer_size()
+
+
+class ControlServer:
+    def __init__(
+        self,
+        station: Station,
+        *,
+        socket_path: Path | None = None,
+        mode: int | None = None,
+        demo: bool | None = None,
+        clock: Clock = utc_now,
+        queue_limit: int = CLIENT_QUEUE_LIMIT,
+        high_water_bytes: int = HIGH_WATER_BYTES,
+        max_buffer_bytes: int = MAX_BUFFER_BYTES,
+        stall_s: float = STALL_S,
+        max_clients: int = MAX_CLIENTS,
+        totals_wait_s: float = TOTALS_WAIT_S,
+        auth: AuthService | None = None,
+    ) -> None:
+        control = station.config.control
+        default_path = station.config.storage.database.parent / "control.sock"
+        self.station = station
+        self.path = Path(socket_path or (control.socket if control else default_path))
+        self.mode = mode if mode is not None else (control.mode if control else 0o660)
+        self.demo = demo_from_env() if demo is None else demo
+        self.clock = clock
+        self.queue_limit = queue_limit
+        self.high_water_bytes = high_water_bytes
+        self.max_buffer_bytes = max_buffer_bytes
+        self.stall_s = stall_s
+        self.max_clients = max_clients
+        self.products = Products(station.config)
+        self.line_modes = line_modes(station.config)
+        self.auth = auth or AuthService(station.db, clock=clock, demo_enabled=self.demo)
+        self.shifts = ShiftService(station, clock=clock, totals_wait_s=totals_wait_s)
+        self.commands = Commands(station, self.auth, self.shifts, clock=clock)
+        self.connections: set[Connection] = set()
+        self.decisions: deque[m.Decision] = deque(maxlen=RECENT_DECISIONS)
+        self.dropped = 0
+        self._ids = itertools.count(1)
+        self._server: asyncio.Server | None = None
+        self._watch_sub: Subscription | None = None
+        self._change = asyncio.Event()
+
+    # --- observing ----------------------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        """Wake everyone in `wait_until` (a client came, subscribed, went or was dropped; the server
+        started)."""
+        self._change.set()
+        self._change = asyncio.Event()
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
+        """Wait until `predicate()` holds, re-checking at every change of the server's clients."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                change = self._change
+                if predicate():
+                    return
+                await change.wait()
+
+    @property
+    def serving(self) -> bool:
+        return self._server is not None
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() or self.path.is_symlink():
+            if await _alive(self.path):
+                raise ControlError(f"{self.path}: another daemon is serving the control API")
+            self.path.unlink()
+        temp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(str(temp))
+            os.chmod(temp, self.mode)
+            os.replace(temp, self.path)
+        except OSError as exc:
+            sock.close()
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            raise ControlError(f"{self.path}: cannot create the control socket: {exc}") from exc
+        self._server = await asyncio.start_unix_server(self._client, sock=sock, limit=m.MAX_LINE_BYTES)
+        self._watch_sub = self.station.bus.subscribe(WATCH_QUEUE_LIMIT)
+        self._changed()
+        log.info(
+            "control API on %s (mode %o%s)", self.path, self.mode, ", demo login allowed" if self.demo else ""
+        )
+
+    async def serve_forever(self) -> None:
+        """Start, then watch the bus (cards for the login second factor, decisions, duty records) until
+        cancelled; then close every connection and remove the socket."""
+        if self._server is None:
+            await self.start()
+        try:
+            await self._watch()
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self.connections):
+            with contextlib.suppress(Exception):
+                conn.writer.write(m.encode(m.Bye(reason="daemon stopping")))
+            conn.writer.transport.abort()
+            for task in list(conn.tasks):
+                task.cancel()
+        if self._watch_sub is not None:
+            self._watch_sub.close()
+        with contextlib.suppress(OSError):
+            if self.path.is_socket():
+                self.path.unlink()
+        self._server = None
+
+    async def _watch(self) -> None:
+        while True:
+            sub = self._watch_sub
+            if sub is None or sub.overflowed or sub.closed:
+                log.warning("control API fell behind the event bus; resubscribing")
+                sub = self._watch_sub = self.station.bus.subscribe(WATCH_QUEUE_LIMIT)
+            for event in await sub.wait():
+                if isinstance(event, CardPresented):
+                    await self.auth.card_presented(event.asn)
+                elif isinstance(event, SaleStored) and event.t_type & 0x0F in (5, 6):
+                    self._read_totals_of(event.line, event.dispenser)
+                elif hasattr(event, "allowed") and hasattr(event, "asn"):
+                    self.decisions.append(decision_message(event))
+                    self._changed()
+
+    def _read_totals_of(self, line: str, dispenser: int) -> None:
+        """A duty change: read the totals so the shift reports have a reading near it."""
+        for session in self.station.sessions.get(line, []):
+            if session.pos_p == dispenser:
+                session.request_read(TotalsRead())
+
+    # --- one client ---------------------------------------------------------------------------------
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = Connection(next(self._ids), reader, writer)
+        writer.transport.set_write_buffer_limits(high=self.high_water_bytes)
+        if len(self.connections) >= self.max_clients:
+            writer.write(m.encode(m.Error(code=m.ErrorCode.BUSY, message="too many control clients")))
+            writer.close()
+            return
+        self.connections.add(conn)
+        self._changed()
+        log.info("control client %d connected", conn.id)
+        limiter = asyncio.Semaphore(MAX_REQUESTS_IN_FLIGHT)
+        station = self.station.config.station
+        try:
+            self._send(conn, m.Hello(station.id, station.name, software=SOFTWARE, demo=self.demo))
+            async with asyncio.TaskGroup() as tg:
+                await self._read_requests(conn, tg, limiter)
+                for task in list(conn.tasks):
+                    task.cancel()
+        except* (ConnectionError, OSError) as group:
+            log.info("control client %d: %s", conn.id, group.exceptions[0])
+        finally:
+            for task in list(conn.tasks):
+                task.cancel()
+            if conn.subscription is not None:
+                conn.subscription.close()
+            self.connections.discard(conn)
+            self._changed()
+            if conn.dropped:
+                writer.transport.abort()
+            else:
+                writer.close()
+            log.info("control client %d gone%s", conn.id, f" ({conn.dropped})" if conn.dropped else "")
+
+    async def _read_requests(
+        self, conn: Connection, tg: asyncio.TaskGroup, limiter: asyncio.Semaphore
+    ) -> None:
+        while not conn.dropped:
+            try:
+                line = await conn.reader.readline()
+            except (ValueError, asyncio.LimitOverrunError):
+                self._send(conn, m.Error(code=m.ErrorCode.BAD_REQUEST, message="line too long"))
+                self._drop(conn, "sent a line that is too long")
+                return
+            if not line:
+                return
+            if not line.strip():
+                continue
+            await limiter.acquire()
+            task = tg.create_task(self._request(conn, line, tg, limiter))
+            conn.tasks.add(task)
+            task.add_done_callback(conn.tasks.discard)
+
+    async def _request(
+        self, conn: Connection, line: bytes, tg: asyncio.TaskGroup, limiter: asyncio.Semaphore
+    ) -> None:
+        try:
+            try:
+                message = m.decode(line)
+            except m.UnsupportedVersion as exc:
+                self._send(conn, m.Error(code=m.ErrorCode.UNSUPPORTED_VERSION, message=str(exc)))
+                return
+            except m.UnknownMessageType as exc:
+                self._send(conn, m.Error(code=m.ErrorCode.UNKNOWN_TYPE, message=str(exc)))
+                return
+            except m.BadMessage as exc:
+                self._send(conn, m.Error(code=m.ErrorCode.BAD_REQUEST, message=str(exc)))
+                return
+            if not isinstance(message, m.Request):
+                self._send(
+                    conn, m.Error(code=m.ErrorCode.BAD_REQUEST, message=f"{message.TYPE} is not a request")
+                )
+                return
+            reply = await self._dispatch(conn, message, tg)
+            if reply is not None:
+                self._send(conn, m.reply_to(message, reply))
+                await self._flush(conn)
+        finally:
+            limiter.release()
+
+    async def _dispatch(self, conn: Connection, request: m.Request, tg: asyncio.TaskGroup) -> m.Reply | None:
+        match request:
+            case m.Ping():
+                return m.Ok(message="pong")
+            case m.GetSnapshot():
+                return await self._snapshot()
+            case m.Subscribe():
+                if conn.subscription is not None:
+                    return m.Error(code=m.ErrorCode.CONFLICT, message="already subscribed")
+                conn.subscription = self.station.bus.subscribe(self.queue_limit)
+                self._changed()
+                self._send(conn, m.reply_to(request, await self._snapshot()))
+                task = tg.create_task(self._pump(conn, conn.subscription))
+                conn.tasks.add(task)
+                task.add_done_callback(conn.tasks.discard)
+                return None
+            case m.Login():
+                return await self._login(conn, request, tg)
+            case m.LoginCard():
+                try:
+                    await self.auth.answer_card(request.challenge, request.asn)
+                except LoginRefused as exc:
+                    return m.Error(code=exc.code, message=exc.message)
+                return m.Ok(message="card accepted")
+            case m.DemoLogin():
+                try:
+                    return login_ok(await self.auth.demo_login())
+                except LoginRefused as exc:
+                    return m.Error(code=exc.code, message=exc.message)
+            case m.AuthRequest():
+                return await self.commands.run(request)
+            case _:
+                return m.Error(code=m.ErrorCode.UNKNOWN_TYPE, message=f"{request.TYPE} is not handled")
+
+    async def _login(self, conn: Connection, request: m.Login, tg: asyncio.TaskGroup) -> m.Reply | None:
+        try:
+            result = await self.auth.login(request.username, request.password)
+        except LoginRefused as exc:
+            return m.Error(code=exc.code, message=exc.message)
+        if not isinstance(result, Challenge):
+            return login_ok(result)
+        seconds = max(1, round(result.expires - self.auth.monotonic()))
+        self._send(
+            conn,
+            m.reply_to(
+                request,
+                m.LoginChallenge(
+                    challenge=result.id,
+                    seconds=seconds,
+                    message=f"Type the employee card number or present the card at a nozzle within {seconds} s",
+                ),
+            ),
+        )
+        task = tg.create_task(self._await_card(conn, request, result))
+        conn.tasks.add(task)
+        task.add_done_callback(conn.tasks.discard)
+        return None
+
+    async def _await_card(self, conn: Connection, request: m.Login, challenge: Challenge) -> None:
+        try:
+            reply: m.Reply = login_ok(await self.auth.wait_card(challenge))
+        except LoginRefused as exc:
+            reply = m.Error(code=exc.code, message=exc.message)
+        self._send(conn, m.reply_to(request, reply))
+
+    async def _snapshot(self) -> m.Snapshot:
+        return await build_snapshot(
+            self.station,
+            products=self.products,
+            shift=await self.shifts.current(),
+            decisions=tuple(self.decisions),
+            demo=self.demo,
+            software=SOFTWARE,
+        )
+
+    async def _pump(self, conn: Connection, sub: Subscription) -> None:
+        """Drain this client's subscription into its socket; drop the client rather than wait for it."""
+        while not conn.dropped:
+            events = await sub.wait()
+            if sub.overflowed:
+                self._drop(conn, f"too slow: more than {self.queue_limit} events behind")
+                return
+            if sub.closed:
+                return
+            for event in events:
+                message = event_message(event, self.products, self.line_modes)
+                if message is not None and not self._send(conn, message):
+                    return
+            await self._flush(conn)
+
+    # --- writing ------------------------------------------------------------------------------------
+
+    def _send(self, conn: Connection, message: m.Message) -> bool:
+        if conn.dropped or conn.writer.transport.is_closing():
+            return False
+        conn.writer.write(m.encode(message))
+        conn.sent += 1
+        buffered = conn.buffered
+        conn.max_buffer_seen = max(conn.max_buffer_seen, buffered)
+        if buffered > self.max_buffer_bytes:
+            self._drop(conn, f"too slow: {buffered} bytes unread")
+            return False
+        return True
+
+    async def _flush(self, conn: Connection) -> None:
+        """Above the high-water mark, give the client up to `stall_s` to read; drop it at once if its
+        subscription overflows meanwhile (checked every `DRAIN_CHECK_S`)."""
+        if conn.dropped or conn.buffered <= self.high_water_bytes:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.stall_s
+        while not conn.dropped and conn.buffered > self.high_water_bytes:
+            sub = conn.subscription
+            if sub is not None and sub.overflowed:
+                self._drop(conn, f"too slow: more than {self.queue_limit} events behind")
+                return
+            if loop.time() >= deadline:
+                self._drop(conn, f"stalled: not reading for {self.stall_s:.0f} s")
+                return
+            try:
+                async with asyncio.timeout(DRAIN_CHECK_S):
+                    await conn.writer.drain()
+            except TimeoutError:
+                continue
+            except (ConnectionError, OSError):
+                self._drop(conn, "connection lost")
+                return
+
+    def _drop(self, conn: Connection, why: str) -> None:
+        if conn.dropped:
+            return
+        conn.dropped = why
+        self.dropped += 1
+        self._changed()
+        log.warning("control client %d dropped: %s", conn.id, why)
+        if conn.subscription is not None:
+            conn.subscription.close()
+        conn.writer.transport.abort()
+
+
+async def _alive(path: Path) -> bool:
+    """Does a process accept connections on this socket path?"""
+    try:
+        async with asyncio.timeout(CONNECT_PROBE_S):
+            _reader, writer = await asyncio.open_unix_connection(str(path))
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+async def control_task(station: Station) -> None:
+    """The daemon's control API task (`station.extra_tasks.append(control_task)`)."""
+    server = ControlServer(station)
+    await server.serve_forever()

@@ -1,0 +1,247 @@
+"""Shift operations of the control API: read the totalizers, open, close / hand over, report.
+
+Layer: edge (service; the rows and the report are `storage.shifts`). A handover reads the nozzle volume
+totals (0x38) of every online dispenser through its session (`request_read(TotalsRead())`, answered on
+the next poll), waits up to `totals_wait_s` for the answers, and falls back to the last stored reading
+for a dispenser that is offline or does not answer (the report says so per nozzle). Closing a shift
+stores the end totals, freezes the final report and — with a handover — opens the next shift at the
+same totals, all in one transaction with its audit rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from edge.control import messages as m
+from edge.control.convert import ShiftChanged
+from protocol.messages import TotalsRead
+from storage import operators as ops
+from storage.audit import append_in
+from storage.clock import Clock, utc_now
+from storage.shifts import (
+    NozzleRef,
+    Reading,
+    ShiftError,
+    ShiftRow,
+    ShiftStore,
+    close_in,
+    open_in,
+    report_json,
+)
+
+if TYPE_CHECKING:
+    from edge.daemon import Station
+    from edge.session import DispenserSession
+
+TOTALS_WAIT_S = 5.0
+"""How long a handover waits for the dispensers' 0x38 answers."""
+WATCH_QUEUE_LIMIT = 64
+
+
+class ShiftRequestError(Exception):
+    """A shift request that cannot be done; `code` is an `ErrorCode` for the wire."""
+
+    def __init__(self, code: m.ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class ShiftService:
+    def __init__(
+        self,
+        station: Station,
+        *,
+        clock: Clock = utc_now,
+        totals_wait_s: float = TOTALS_WAIT_S,
+        tolerance: int = 0,
+    ) -> None:
+        self.station = station
+        self.store = ShiftStore(station.db, clock=clock)
+        self.clock = clock
+        self.totals_wait_s = totals_wait_s
+        self.tolerance = tolerance
+        self.totals_requested = asyncio.Event()
+        """Set while a totals read is waiting for the dispensers' answers (observability, tests)."""
+
+    @property
+    def title(self) -> str:
+        st = self.station.config.station
+        return f"Station {st.id}" + (f" — {st.name}" if st.name else "")
+
+    def nozzles(self) -> list[NozzleRef]:
+        config = self.station.config
+        refs = []
+        for line in config.lines:
+            for d in line.dispensers:
+                for n in d.nozzles:
+                    product = config.product(n.g_code)
+                    refs.append(
+                        NozzleRef(line.name, d.pos_p, n.nzn, n.g_code, product.name if product else "")
+                    )
+        return refs
+
+    def _targets(self, line: str = "", dispenser: int | None = None) -> list[DispenserSession]:
+        return [
+            s
+            for name, sessions in self.station.sessions.items()
+            if not line or name == line
+            for s in sessions
+            if dispenser is None or s.pos_p == dispenser
+        ]
+
+    async def read_totals(self, line: str = "", dispenser: int | None = None) -> list[Reading]:
+        """Fresh 0x38 totals where the dispensers answer in time, else the last stored ones."""
+        targets = self._targets(line, dispenser)
+        if not targets:
+            raise ShiftRequestError(m.ErrorCode.NOT_FOUND, f"no dispenser {line or '*'}/{dispenser or '*'}")
+        before = {id(s): s.totals for s in targets}
+        for s in targets:
+            if s.online:
+                s.request_read(TotalsRead())
+        self.totals_requested.set()
+        try:
+            await self._wait_for_answers(lambda: any(s.online and s.totals is before[id(s)] for s in targets))
+        finally:
+            self.totals_requested.clear()
+        now = self.clock()
+        readings: list[Reading] = []
+        for s in targets:
+            if s.totals is not None and s.totals is not before[id(s)]:
+                values, read_at, fresh = {t.nzn: t.v_tot for t in s.totals.totals}, now, True
+            else:
+                stored = await self.station.journal.latest_totals(s.line, s.pos_p)
+                if stored is None:
+                    continue
+                values = {t.nzn: t.v_tot for t in stored.totals.totals}
+                read_at, fresh = stored.read_at, False
+            readings.extend(
+                Reading(s.line, s.pos_p, nzn, v_tot, read_at, fresh)
+                for nzn, v_tot in sorted(values.items())
+                if nzn in s.nozzles or not s.nozzles
+            )
+        return readings
+
+    async def _wait_for_answers(self, pending: Callable[[], bool]) -> None:
+        """Wait until `pending()` is false or `totals_wait_s` passed, re-checking at every bus event
+        (every frame on a line is traced on the bus, and line statistics come every second)."""
+        bus = self.station.bus
+        sub = bus.subscribe(WATCH_QUEUE_LIMIT)
+        try:
+            async with asyncio.timeout(self.totals_wait_s):
+                while pending():
+                    if sub.overflowed:
+                        sub = bus.subscribe(WATCH_QUEUE_LIMIT)
+                    await sub.wait()
+        except TimeoutError:
+            pass
+        finally:
+            sub.close()
+
+    async def open(self, actor: str, role: str, note: str = "") -> ShiftRow:
+        readings = await self.read_totals()
+        now = self.clock()
+        async with self.station.db.transaction() as tx:
+            try:
+                shift = await open_in(tx, actor, readings, now=now, note=note)
+            except ShiftError as exc:  # one is open already
+                raise ShiftRequestError(m.ErrorCode.CONFLICT, str(exc)) from exc
+            await append_in(
+                tx,
+                actor=actor,
+                role=role,
+                action="open_shift",
+                target=f"shift {shift.id}",
+                details={"readings": len(readings), "stale": sum(not r.fresh for r in readings)},
+                now=now,
+            )
+        self.station.bus.publish(ShiftChanged(shift))
+        return shift
+
+    async def close(self, actor: str, role: str, handover_to: str = "", note: str = "") -> m.ShiftReport:
+        if handover_to:
+            target = await ops.OperatorStore(self.station.db).get(handover_to)
+            if target is None or target.locked or target.demo:
+                raise ShiftRequestError(
+                    m.ErrorCode.NOT_FOUND, f"no active operator {handover_to!r} to hand over to"
+                )
+            handover_to = target.username
+        if await self.store.current() is None:
+            raise ShiftRequestError(m.ErrorCode.CONFLICT, "no shift is open")
+        readings = await self.read_totals()
+        now = self.clock()
+        next_shift: ShiftRow | None = None
+        async with self.station.db.transaction() as tx:
+            try:
+                closed, report = await close_in(
+                    tx,
+                    actor,
+                    readings,
+                    now=now,
+                    nozzles=self.nozzles(),
+                    handed_to=handover_to,
+                    tolerance=self.tolerance,
+                    title=self.title,
+                )
+            except ShiftError as exc:  # closed meanwhile
+                raise ShiftRequestError(m.ErrorCode.CONFLICT, str(exc)) from exc
+            await append_in(
+                tx,
+                actor=actor,
+                role=role,
+                action="close_shift",
+                target=f"shift {closed.id}",
+                details={"handover_to": handover_to, "flagged": report.flagged, "note": note},
+                now=now,
+            )
+            if handover_to:
+                next_shift = await open_in(tx, handover_to, readings, now=now, note=f"handed over by {actor}")
+                await append_in(
+                    tx,
+                    actor=actor,
+                    role=role,
+                    action="open_shift",
+                    target=f"shift {next_shift.id}",
+                    details={"for": handover_to, "handover_from": closed.id},
+                    now=now,
+                )
+        self.station.bus.publish(ShiftChanged(closed))
+        if next_shift is not None:
+            self.station.bus.publish(ShiftChanged(next_shift))
+        return m.from_json(m.ShiftReport, report_json(report))
+
+    async def report(self, shift_id: int | None = None) -> m.ShiftReport:
+        shift = await (self.store.current() if shift_id is None else self.store.get(shift_id))
+        if shift is None:
+            what = "no shift is open" if shift_id is None else f"no shift {shift_id}"
+            raise ShiftRequestError(m.ErrorCode.NOT_FOUND, what)
+        if not shift.open:
+            stored = await self.store.stored_report(shift.id)
+            if stored is not None:
+                return m.from_json(m.ShiftReport, stored)
+        end = await self._latest_readings(shift.opened_at)
+        report = await self.store.provisional_report(
+            shift, end, nozzles=self.nozzles(), tolerance=self.tolerance, title=self.title
+        )
+        return m.from_json(m.ShiftReport, report_json(report))
+
+    async def _latest_readings(self, since: dt.datetime) -> list[Reading]:
+        readings: list[Reading] = []
+        for s in self._targets():
+            stored = await self.station.journal.latest_totals(s.line, s.pos_p)
+            if stored is None:
+                continue
+            readings.extend(
+                Reading(s.line, s.pos_p, t.nzn, t.v_tot, stored.read_at, stored.read_at >= since)
+                for t in stored.totals.totals
+            )
+        return readings
+
+    async def current(self) -> ShiftRow | None:
+        return await self.store.current()
+
+    async def recent(self, limit: int) -> list[ShiftRow]:
+        return await self.store.recent(max(1, min(limit, 500)))

@@ -1,0 +1,173 @@
+"""Card decisions as events and as stored rows: `CardDecision` and the `DecisionRecorder`.
+
+Layer: edge (adapter between the rules, the event bus and `storage.decisions`). Every decision the
+station makes on the wire (0x36 list query, 0x35 grey query, and a 0x31 re-check) is stored durably
+and published on the bus as a `CardDecision` (an ordered event: never coalesced), which the terminal UI
+shows to the attendant as `{asn, line, dispenser, nzn, allowed, reason, reason_name, words, warnings}`.
+A decision that cannot be stored is still answered and published; the failure is logged and raised as
+the `decisions_not_stored` alarm.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from edge.events import EventBus
+from edge.rules import Decision, RuleWarning
+from storage.decisions import DecisionLog, StoredDecision
+from storage.errors import StorageError
+
+__all__ = ["CardDecision", "DecisionRecorder", "warning_dict"]
+
+log = logging.getLogger(__name__)
+
+ALARM_SOURCE = "rules"
+ALARM_NOT_STORED = "decisions_not_stored"
+
+
+@dataclass(frozen=True, slots=True)
+class CardDecision:
+    """A card was decided (ordered event). `reason` is the `RefusalReason` code (0 when allowed)."""
+
+    asn: str
+    line: str
+    dispenser: int
+    nzn: int
+    allowed: bool
+    reason: int
+    reason_name: str
+    words: str
+    warnings: tuple[str, ...] = ()
+    """The words of each warning, for the attendant."""
+    kind: str = "0x36"
+    """Which question was answered: `0x36` list query, `0x35` grey query, `0x31` re-check, `desk`."""
+    m_flag: int | None = None
+    generation: int = 0
+    """The list store generation the decision read."""
+    at: dt.datetime = field(default_factory=dt.datetime.now)
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class AlarmSink(Protocol):
+    async def raise_alarm(
+        self, source: str, code: str, severity: str, message: str, details: dict[str, Any] | None = None
+    ) -> int: ...
+
+
+def warning_dict(warning: RuleWarning) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": warning.kind.value, "words": warning.words}
+    if warning.due is not None:
+        out["due"] = warning.due.isoformat()
+    if warning.amount is not None:
+        out["amount"] = warning.amount
+    return out
+
+
+def decision_details(decision: Decision) -> dict[str, Any]:
+    """The parts of a rules `Decision` worth keeping beside the reason."""
+    out: dict[str, Any] = {
+        "price_level": decision.price_level,
+        "mode": decision.consumption_mode.name.lower(),
+    }
+    for name in ("unit_price", "max_amount", "max_volume"):
+        value = getattr(decision, name)
+        if value is not None:
+            out[name] = value
+    if decision.grey_unlock is not None:
+        verdict = decision.grey_unlock
+        out["grey_unlock"] = {
+            "allowed": verdict.allowed,
+            "rule": None if verdict.rule is None else verdict.rule.value,
+            "unlockable_from": None
+            if verdict.unlockable_from is None
+            else verdict.unlockable_from.isoformat(),
+        }
+    return out
+
+
+class DecisionRecorder:
+    """Stores each decision (`DecisionLog`) and publishes it (`CardDecision`)."""
+
+    def __init__(self, log_: DecisionLog, bus: EventBus, alarms: AlarmSink | None = None) -> None:
+        self._log = log_
+        self._bus = bus
+        self._alarms = alarms
+        self.stored = 0
+        self.failed = 0
+
+    async def record(self, decision: StoredDecision, now: dt.datetime) -> CardDecision:
+        """Store, then publish; returns the event published."""
+        try:
+            await self._log.append(decision)
+            self.stored += 1
+        except StorageError as exc:
+            self.failed += 1
+            log.error("card decision for %s not stored: %s", decision.asn, exc)
+            if self._alarms is not None:
+                try:
+                    await self._alarms.raise_alarm(
+                        ALARM_SOURCE, ALARM_NOT_STORED, "major", f"Card decisions cannot be stored: {exc}"
+                    )
+                except StorageError:
+                    log.exception("cannot raise the %s alarm", ALARM_NOT_STORED)
+        event = CardDecision(
+            asn=decision.asn,
+            line=decision.line,
+            dispenser=decision.dispenser,
+            nzn=decision.nzn,
+            allowed=decision.allowed,
+            reason=decision.reason,
+            reason_name=decision.reason_name,
+            words=decision.words,
+            warnings=tuple(str(w.get("words", "")) for w in decision.warnings),
+            kind=decision.kind,
+            m_flag=decision.m_flag,
+            generation=decision.generation,
+            at=now,
+            details=dict(decision.details),
+        )
+        self._bus.publish(event)
+        return event
+
+
+def stored_from(
+    decision: Decision,
+    *,
+    kind: str,
+    line: str,
+    dispenser: int,
+    nzn: int,
+    asn: str,
+    now: dt.datetime,
+    m_flag: int | None,
+    generation: int,
+    extra: Mapping[str, Any] | None = None,
+) -> StoredDecision:
+    """The row for a rules `Decision`."""
+    details = decision_details(decision)
+    details.update(extra or {})
+    return StoredDecision(
+        line=line,
+        dispenser=dispenser,
+        nzn=nzn,
+        asn=asn,
+        kind=kind,
+        allowed=decision.allowed,
+        reason=int(decision.reason),
+        reason_name=decision.reason.name,
+        words=decision.words,
+        local_at=now,
+        warnings=tuple(warning_dict(w) for w in decision.warnings),
+        m_flag=m_flag,
+        generation=generation,
+        details=details,
+    )
+
+
+def replace_words(decision: StoredDecision, words: str) -> StoredDecision:
+    return dataclasses.replace(decision, words=words)

@@ -1,0 +1,84 @@
+"""The look of the main screens at 80×24 and 160×48, compared as text with tests/tui/snapshots/.
+
+A changed layout fails here. Review the new screen (printed in the failure), then accept it with
+`UPDATE_SNAPSHOTS=1 uv run pytest tests/tui/test_tui_snapshots.py`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_tui_station import logged_in
+from tui_fake_daemon import FakeDaemon, big_snapshot
+from tui_testkit import assert_snapshot, make_app, until
+
+from tui.screens.login import LoginScreen
+from tui.screens.report import ReportScreen
+
+SIZES = [(80, 24), (160, 48)]
+TABS = {"sales": "2", "alarms": "3", "lines": "4", "shift": "5", "cards": "6"}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_login_screen(daemon: FakeDaemon, socket_path: Path, size: tuple[int, int]) -> None:
+    app = make_app(socket_path)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: app.link == "online" and isinstance(app.screen, LoginScreen))
+        await pilot.pause()
+        assert_snapshot(app, "login")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_login_screen_without_daemon(socket_path: Path, size: tuple[int, int]) -> None:
+    app = make_app(socket_path)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: app.link == "down")
+        await pilot.pause()
+        assert_snapshot(app, "login_no_daemon")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("tab", ["nozzles", *TABS])
+async def test_station_tabs(daemon: FakeDaemon, socket_path: Path, size: tuple[int, int], tab: str) -> None:
+    app = make_app(socket_path)
+    async with app.run_test(size=size) as pilot:
+        await logged_in(pilot)
+        if tab != "nozzles":
+            await pilot.press(TABS[tab])
+        await pilot.pause()
+        assert_snapshot(app, f"station_{tab}")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_report(daemon: FakeDaemon, socket_path: Path, size: tuple[int, int]) -> None:
+    app = make_app(socket_path)
+    async with app.run_test(size=size) as pilot:
+        await logged_in(pilot)
+        await pilot.press("5", "r")
+        await until(pilot, lambda: isinstance(app.screen, ReportScreen))
+        await pilot.pause()
+        assert_snapshot(app, "report")
+
+
+@pytest.mark.parametrize("fake_options", [{"snapshot": big_snapshot(64)}])
+async def test_sixty_four_nozzles_at_160x48(daemon: FakeDaemon, socket_path: Path) -> None:
+    app = make_app(socket_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        from tui_testkit import login
+
+        from tui.screens.main import MainScreen
+        from tui.widgets.nozzles import NozzleTile
+
+        await login(pilot, "senior1", "pw-senior-1")
+        await until(
+            pilot, lambda: isinstance(app.screen, MainScreen) and len(app.screen.query(NozzleTile)) == 64
+        )
+        await pilot.pause()
+        grid = app.screen.query_one("#nozzle-scroll")
+        assert grid.has_class("-compact")  # all 64 fit as compact tiles: chosen by itself
+        assert_snapshot(app, "station_64_nozzles")
+        await pilot.press("z")  # full tiles: the grid scrolls
+        await until(pilot, lambda: not grid.has_class("-compact"))
+        await pilot.pause()
+        assert_snapshot(app, "station_64_nozzles_full")

@@ -1,0 +1,301 @@
+"""A fake daemon for the terminal UI tests: the real wire protocol (`edge.control.messages`) on a real
+Unix socket, with scripted state: a snapshot, operators, and events the test pushes.
+
+It implements just enough of the daemon's behaviour for the UI: subscribe → snapshot → events, login
+with a lockout after three failures and an optional card challenge, the demo login (only when `demo`),
+acknowledging alarms (answered with an `alarm_acked` event), shifts and a canned handover report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge.control import messages as m
+
+T = "2026-11-21T08:00:00+00:00"
+
+
+@dataclass
+class FakeOperator:
+    password: str
+    role: m.Role
+    card: str = ""
+    failures: int = 0
+    locked: bool = False
+
+
+def nozzle(line: str, dispenser: int, nzn: int, product: str = "92#", **kw: object) -> m.Nozzle:
+    return m.Nozzle(line=line, dispenser=dispenser, nzn=nzn, state=str(kw.pop("state", "idle")), product=product,
+                    g_code="0092" if product == "92#" else "0095", unit="L", at=T, **kw)  # type: ignore[arg-type]  # fmt: skip
+
+
+def station_snapshot(dispensers: int = 3) -> m.Snapshot:
+    """The demo station's shape: a multi-drop bus with `dispensers` × 2 nozzles and a point-to-point line."""
+    nozzles = []
+    for d in range(1, dispensers + 1):
+        nozzles += [nozzle("bus1", d, 2 * d - 1, "92#"), nozzle("bus1", d, 2 * d, "95#")]
+    p2p = dispensers + 1
+    nozzles += [
+        nozzle("p2p1", p2p, 2 * p2p - 1, "92#", state="fuelling", amn=12_345, vol=1_646, prc=750, emp=7,
+               asn="10000111000000012345"),
+        nozzle("p2p1", p2p, 2 * p2p, "95#", state="offline"),
+    ]  # fmt: skip
+    nozzles[0] = dataclasses.replace(nozzles[0], emp=12)
+    sales = (
+        m.Sale(line="bus1", dispenser=1, pos_ttc=102, t_type=0x10, kind="sale", nzn=1, asn="10000111000000054321",
+               amn=22_500, vol=3_000, prc=750, g_code="0092", product="92#", emp=12, payment="bank_card", at=T),
+        m.Sale(line="bus1", dispenser=2, pos_ttc=55, t_type=0x07, kind="cash", nzn=3, amn=7_500, vol=1_000,
+               prc=750, g_code="0092", product="92#", payment="cash", at=T),
+        m.Sale(line="bus1", dispenser=1, pos_ttc=101, t_type=0x05, kind="on_duty", nzn=1,
+               asn="10000411000000009012", emp=12, at=T),
+    )  # fmt: skip
+    alarms = (
+        m.Alarm(id=1, source="bus1/3", code="dispenser_offline", severity="warning",
+                message="Dispenser 3 on line bus1 does not answer", raised_at=T),
+        m.Alarm(id=2, source="p2p1", code="line_unavailable", severity="critical",
+                message="cannot open /dev/ttyUSB1", raised_at=T, count=4, acknowledged_by="admin1"),
+    )  # fmt: skip
+    lines = (
+        m.LineStats(line="bus1", mode="multi-drop", at=T, stats={
+            "polls": 18_250, "avg_cycle_ms": 151.2, "crc_errors": 2, "timeouts": 14, "noise_bytes": 9,
+            "last_frame_at": T}),
+        m.LineStats(line="p2p1", mode="point-to-point", at=T, stats={
+            "polls": 900, "avg_cycle_ms": 502.0, "crc_errors": 0, "timeouts": 0, "noise_bytes": 0,
+            "last_frame_at": T}),
+    )  # fmt: skip
+    views = (
+        *(
+            m.DispenserView(line="bus1", dispenser=d, label=f"D{d}", online=d != 3, m_info="SIM-MD v1.0",
+                            records_stored=40 + d)
+            for d in range(1, dispensers + 1)
+        ),
+        m.DispenserView(line="p2p1", dispenser=p2p, label=f"D{p2p}", online=True, m_info="SIM-P2P v1.0"),
+    )  # fmt: skip
+    decisions = (
+        m.Decision(line="bus1", dispenser=2, nzn=4, asn="10000111000000099999", allowed=False, reason="blacklisted",
+                   words="the card is on the blacklist (base list v12)", at=T),
+        m.Decision(line="bus1", dispenser=1, nzn=1, asn="10000111000000054321", allowed=True, at=T,
+                   warnings=("cylinder inspection due in 6 days",)),
+    )  # fmt: skip
+    return m.Snapshot(
+        station=m.StationView(id="DEMO-0001", name="Demo station", uptime_s=3600),
+        lines=lines, dispensers=views, nozzles=tuple(nozzles), sales=sales, alarms=alarms, decisions=decisions,
+        shift=m.ShiftView(id=3, opened_at=T, opened_by="senior1"),
+    )  # fmt: skip
+
+
+def big_snapshot(count: int = 64) -> m.Snapshot:
+    nozzles = tuple(
+        nozzle("bus1" if i < count // 2 else "bus2", i // 2 + 1, i + 1, "92#" if i % 2 == 0 else "95#",
+               state=("idle", "fuelling", "nozzle_up", "card", "finished", "offline")[i % 6],
+               amn=(i * 731) % 20_000 if i % 6 in (1, 4) else 0, vol=(i * 97) % 3_000 if i % 6 in (1, 4) else 0,
+               prc=750, emp=i % 9 + 1, asn="10000111000000012345" if i % 6 == 3 else "")
+        for i in range(count)
+    )  # fmt: skip
+    return dataclasses.replace(station_snapshot(), nozzles=nozzles)
+
+
+def canned_report(shift_id: int, by: str, handed_to: str) -> m.ShiftReport:
+    text = (
+        f"SHIFT HANDOVER REPORT  #{shift_id}  (final)\nClosed by {by}, handed over to {handed_to or '-'}\n\n"
+        "NOZZLE     PROD   TOT START    TOT END    METER    N    VOLUME    AMOUNT   DIFF\n"
+        "bus1/1/1   92#     1000.00    1035.00    35.00    4     35.00    262.50   0.00\n"
+        "bus1/2/3   92#      200.00     211.00    11.00    1     10.00     75.00   1.00!\n"
+        "! bus1/2/3: totalizer moved 11.00, records 10.00: difference 1.00\n"
+    )
+    return m.ShiftReport(
+        shift=m.ShiftView(id=shift_id, opened_at=T, opened_by="senior1", closed_at=T, closed_by=by, handed_to=handed_to),
+        generated_at=T, final=True, flagged=1, text=text, csv="section,line\nnozzle,bus1\n",
+    )  # fmt: skip
+
+
+@dataclass(eq=False)
+class _Conn:
+    writer: asyncio.StreamWriter
+    subscribed: bool = False
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class FakeDaemon:
+    path: Path
+    snapshot: m.Snapshot = field(default_factory=station_snapshot)
+    demo: bool = False
+    operators: dict[str, FakeOperator] = field(default_factory=dict)
+    requests: list[m.Request] = field(default_factory=list)
+    tokens: dict[str, str] = field(default_factory=dict)
+    shift_id: int = 3
+    challenges: dict[str, tuple[str, int, _Conn]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._server: asyncio.Server | None = None
+        self._conns: set[_Conn] = set()
+        self._change = asyncio.Event()
+
+    # --- lifecycle and observation ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_unix_server(self._client, str(self.path), limit=m.MAX_LINE_BYTES)
+        self._changed()
+
+    async def stop(self) -> None:
+        """The daemon stops: every connection is cut and sessions are forgotten (as a restart would)."""
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._conns):
+            conn.writer.transport.abort()
+        if self._server is not None:
+            await self._server.wait_closed()
+        self._server = None
+        self.tokens.clear()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        self._changed()
+
+    def _changed(self) -> None:
+        self._change.set()
+        self._change = asyncio.Event()
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                change = self._change
+                if predicate():
+                    return
+                await change.wait()
+
+    async def wait_request(self, kind: type[m.Request], timeout_s: float = 10.0) -> m.Request:
+        await self.wait_until(lambda: any(isinstance(r, kind) for r in self.requests), timeout_s)
+        return next(r for r in reversed(self.requests) if isinstance(r, kind))
+
+    @property
+    def subscribers(self) -> int:
+        return sum(1 for c in self._conns if c.subscribed)
+
+    def push(self, *events: m.Message) -> None:
+        for conn in list(self._conns):
+            if conn.subscribed:
+                for event in events:
+                    conn.writer.write(m.encode(event))
+
+    # --- protocol -----------------------------------------------------------------------------------
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = _Conn(writer)
+        self._conns.add(conn)
+        writer.write(m.encode(m.Hello(self.snapshot.station.id, self.snapshot.station.name, demo=self.demo)))
+        self._changed()
+        try:
+            while line := await reader.readline():
+                request = m.decode(line)
+                assert isinstance(request, m.Request), request
+                self.requests.append(request)
+                reply = self._handle(conn, request)
+                if reply is not None:
+                    writer.write(m.encode(m.reply_to(request, reply)))
+                self._changed()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self._conns.discard(conn)
+            writer.close()
+            self._changed()
+
+    def _session(self, request: m.AuthRequest) -> str | None:
+        return self.tokens.get(request.token)
+
+    def _login_ok(self, username: str) -> m.LoginOk:
+        from edge.auth.roles import permissions_of
+
+        token = secrets.token_hex(8)
+        self.tokens[token] = username
+        role = self.operators[username].role if username in self.operators else m.Role.SENIOR
+        return m.LoginOk(
+            token=token,
+            operator=m.OperatorView(username=username, role=role, demo=username == "demo", has_card=False),
+            permissions=permissions_of(role),
+            demo=username == "demo",
+        )
+
+    def _handle(self, conn: _Conn, request: m.Request) -> m.Reply | None:
+        match request:
+            case m.Subscribe():
+                conn.subscribed = True
+                return self.snapshot
+            case m.Login(username=username, password=password):
+                op = self.operators.get(username)
+                if op is None:
+                    return m.Error(code=m.ErrorCode.BAD_CREDENTIALS, message="wrong user name or password")
+                if op.locked:
+                    return m.Error(
+                        code=m.ErrorCode.LOCKED, message=f"{username} is locked: ask a senior operator"
+                    )
+                if password != op.password:
+                    op.failures += 1
+                    if op.failures >= 3:
+                        op.locked = True
+                        return m.Error(
+                            code=m.ErrorCode.LOCKED, message=f"{username} is now locked after 3 failed logins"
+                        )
+                    return m.Error(
+                        code=m.ErrorCode.BAD_CREDENTIALS,
+                        message=f"wrong user name or password ({3 - op.failures} tries left before the account locks)",
+                    )  # fmt: skip
+                op.failures = 0
+                if op.card:
+                    challenge = secrets.token_hex(4)
+                    self.challenges[challenge] = (username, request.id, conn)
+                    return m.LoginChallenge(challenge=challenge, seconds=60, message="card")
+                return self._login_ok(username)
+            case m.LoginCard(challenge=challenge, asn=asn):
+                username, login_id, login_conn = self.challenges[challenge]
+                if asn != self.operators[username].card:
+                    return m.Error(
+                        code=m.ErrorCode.BAD_CARD,
+                        message="wrong card (2 tries left before the account locks)",
+                    )
+                del self.challenges[challenge]
+                login_conn.writer.write(m.encode(dataclasses.replace(self._login_ok(username), re=login_id)))
+                return m.Ok(message="card accepted")
+            case m.DemoLogin():
+                if not self.demo:
+                    return m.Error(
+                        code=m.ErrorCode.DEMO_DISABLED, message="this station is not a demo station"
+                    )
+                return self._login_ok("demo")
+            case m.AuthRequest() if self._session(request) is None:
+                return m.Error(
+                    code=m.ErrorCode.UNAUTHENTICATED, message="log in first (or the session expired)"
+                )
+            case m.WhoAmI():
+                user = self._session(request) or ""
+                return dataclasses.replace(self._login_ok(user), token=request.token)
+            case m.Logout():
+                self.tokens.pop(request.token, None)
+                return m.Ok(message="logged out")
+            case m.AckAlarm(alarm_id=alarm_id):
+                self.push(m.AlarmAcked(id=alarm_id, by=self._session(request) or "", at=T))
+                return m.Ok(message=f"alarm {alarm_id} acknowledged")
+            case m.OpenShift():
+                self.shift_id += 1
+                view = m.ShiftView(id=self.shift_id, opened_at=T, opened_by=self._session(request) or "")
+                self.push(m.Shift(shift=view))
+                return m.Shifts(shifts=(view,))
+            case m.CloseShift(handover_to=handover_to):
+                report = canned_report(self.shift_id, self._session(request) or "", handover_to)
+                self.push(m.Shift(shift=report.shift))
+                return m.Report(report=report)
+            case m.GetReport():
+                return m.Report(report=dataclasses.replace(canned_report(self.shift_id, "", ""), final=False))
+            case m.ReadTotals():
+                return m.Totals(readings=(m.TotalsReading("bus1", 1, 1, 103_500, T, True),))
+            case m.Ping():
+                return m.Ok(message="pong")
+            case _:
+                return m.Error(code=m.ErrorCode.UNKNOWN_TYPE, message=request.TYPE)

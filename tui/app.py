@@ -1,0 +1,181 @@
+"""The attendant terminal UI: the App, its screens, the one worker that drains the daemon's feed.
+
+Layer: tui. `station tui` runs `python -m tui`. The feed worker (`FeedClient.run`) stores what it
+reads in `inbox` and posts at most one pending `FeedChanged` message; the handler folds everything
+into the `StationModel` and asks the main screen to redraw what changed. So a burst of events costs
+one redraw, and a UI that falls far behind drops its inbox and reconnects for a fresh snapshot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections import deque
+from pathlib import Path
+from typing import ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.reactive import reactive
+
+from edge.control import messages as m
+from tui.client import Batch, Connected, Disconnected, FeedClient, FeedItem, NotConnected
+from tui.model import Changes, StationModel
+from tui.screens.login import LoginScreen
+from tui.screens.main import MainScreen
+
+MAX_INBOX = 5_000
+
+
+class FeedChanged(Message):
+    """The inbox has something (at most one of these is pending)."""
+
+
+class StationApp(App[None]):
+    CSS_PATH = "styles/app.tcss"
+    TITLE = "Station"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+
+    link: reactive[str] = reactive("connecting")
+    """connecting, online, down"""
+    operator: reactive[str] = reactive("")
+
+    def __init__(
+        self,
+        socket_path: str | Path,
+        *,
+        demo: bool = False,
+        retry_s: float = 1.0,
+        report_dir: Path | None = None,
+        blink: bool = True,
+    ) -> None:
+        super().__init__()
+        self.client = FeedClient(socket_path, retry_s=retry_s)
+        self.model = StationModel()
+        self.demo = demo
+        self.report_dir = report_dir or Path.cwd()
+        self.blink = blink
+        self.session: m.LoginOk | None = None
+        self.link_reason = "connecting…"
+        self.inbox: deque[FeedItem] = deque()
+        self._notified = False
+
+    def on_mount(self) -> None:
+        self.push_screen(LoginScreen("Demo: logging in as the demo operator…" if self.demo else ""))
+        self.run_worker(self.client.run(self._receive), name="daemon-feed", group="feed", exclusive=True)
+
+    # --- the feed ---------------------------------------------------------------------------------
+
+    def _receive(self, item: FeedItem) -> None:
+        """Called by the feed worker for everything it reads; never blocks."""
+        self.inbox.append(item)
+        if len(self.inbox) > MAX_INBOX:  # far behind: forget it all, start again from a snapshot
+            self.inbox.clear()
+            self.inbox.append(Disconnected("RESYNCHRONISING (the screen fell behind)", running=True))
+            self.run_worker(self.client.close(), group="resync")
+        if not self._notified:
+            self._notified = True
+            self.post_message(FeedChanged())
+
+    def on_feed_changed(self, _message: FeedChanged) -> None:
+        self._notified = False
+        changes = Changes()
+        while self.inbox:
+            item = self.inbox.popleft()
+            match item:
+                case Connected():
+                    self.link_reason, self.link = "connected", "online"
+                    self._connected()
+                case Disconnected(reason=reason):
+                    self.link_reason, self.link = reason, "down"
+                case m.Snapshot():
+                    changes = self.model.load(item)
+                case Batch(events=events):
+                    new = self.model.apply(events)
+                    if not changes.everything:
+                        _merge(changes, new)
+        if changes:
+            for screen in self.screen_stack:
+                if isinstance(screen, MainScreen):
+                    screen.apply(changes)
+
+    def _connected(self) -> None:
+        if self.session is not None:
+            self.check_session()
+        elif self.demo:
+            self.demo_login()
+
+    # --- sessions ---------------------------------------------------------------------------------
+
+    def may(self, command: str) -> bool:
+        return self.session is not None and command in self.session.permissions
+
+    def start_session(self, session: m.LoginOk) -> None:
+        self.session = session
+        self.operator = session.operator.username
+        self.switch_screen(MainScreen())
+
+    def session_lost(self, why: str) -> None:
+        self.session = None
+        self.operator = ""
+        self.switch_screen(LoginScreen(f"Logged out: {why}"))
+        if self.demo:
+            self.demo_login()
+
+    def logout(self) -> None:
+        if self.session is not None:
+            token = self.session.token
+            self.run_worker(self._send_logout(token), group="logout")
+        self.session = None
+        self.operator = ""
+        self.switch_screen(LoginScreen("Logged out."))
+
+    async def _send_logout(self, token: str) -> None:
+        with contextlib.suppress(NotConnected, TimeoutError):
+            await self.client.request(m.Logout(token=token))
+
+    async def send_command(self, request: m.AuthRequest) -> m.Reply:
+        if self.session is None:
+            return m.Error(code=m.ErrorCode.UNAUTHENTICATED, message="not logged in")
+        return await self.client.request(dataclasses.replace(request, token=self.session.token))
+
+    @work(exclusive=True, group="session")
+    async def check_session(self) -> None:
+        """After a reconnect: is our session still valid (a daemon restart ends every session)?"""
+        try:
+            reply = await self.send_command(m.WhoAmI())
+        except (NotConnected, TimeoutError):
+            return
+        if isinstance(reply, m.Error) and reply.code == m.ErrorCode.UNAUTHENTICATED:
+            self.session_lost("the daemon restarted or the session expired")
+
+    @work(exclusive=True, group="session")
+    async def demo_login(self) -> None:
+        try:
+            reply = await self.client.request(m.DemoLogin())
+        except (NotConnected, TimeoutError):
+            return
+        if isinstance(reply, m.LoginOk):
+            self.start_session(reply)
+        elif isinstance(reply, m.Error) and isinstance(self.screen, LoginScreen):
+            self.screen.say(f"Demo login refused: {reply.message}", error=True)
+
+
+def _merge(into: Changes, new: Changes) -> None:
+    into.nozzles |= new.nozzles
+    into.sales += new.sales
+    into.alarms |= new.alarms
+    into.alarms_removed |= new.alarms_removed
+    into.lines |= new.lines
+    into.dispensers |= new.dispensers
+    into.traces += new.traces
+    into.decisions += new.decisions
+    into.shift = into.shift or new.shift
+
+
+def run_app(socket_path: str | Path, *, demo: bool = False) -> int:
+    StationApp(socket_path, demo=demo).run()
+    return 0

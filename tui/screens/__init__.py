@@ -1,0 +1,1 @@
+"""Screens of the terminal UI: login, the main station screen, the report and hand-over dialogs."""

@@ -1,0 +1,204 @@
+"""The main station screen: tabs for nozzles, sales, alarms, lines, shift and card decisions.
+
+Layer: tui. Draws from the app's `StationModel`; `apply(changes)` redraws only what changed. Actions
+that change the station (acknowledge, shifts, totals) are requests to the daemon; their bindings are
+greyed out for roles that may not use them (the daemon refuses them anyway).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from edge.control import messages as m
+from tui.client import NotConnected
+from tui.model import Changes
+from tui.screens.report import HandoverScreen, ReportScreen
+from tui.widgets.alarms import AlarmsTable
+from tui.widgets.decisions import DecisionsPanel
+from tui.widgets.lines import LinesPanel
+from tui.widgets.nozzles import NozzleGrid
+from tui.widgets.sales import SalesTable
+from tui.widgets.shift import ShiftPanel
+from tui.widgets.status import StatusBar
+
+if TYPE_CHECKING:
+    from tui.app import StationApp
+
+TABS = (
+    ("nozzles", "1 Nozzles"),
+    ("sales", "2 Sales"),
+    ("alarms", "3 Alarms"),
+    ("lines", "4 Lines"),
+    ("shift", "5 Shift"),
+    ("decisions", "6 Cards"),
+)
+ACTION_PERMISSIONS = {
+    "open_shift": "open_shift",
+    "close_shift": "close_shift",
+    "report": "get_report",
+    "read_totals": "read_totals",
+}
+
+
+class MainScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(Binding(str(i + 1), f"tab('{tab}')", label, show=False) for i, (tab, label) in enumerate(TABS)),
+        Binding("o", "open_shift", "Open shift"),
+        Binding("c", "close_shift", "Hand over"),
+        Binding("r", "report", "Report"),
+        Binding("t", "read_totals", "Totals"),
+        Binding("ctrl+l", "logout", "Logout"),
+        Binding("ctrl+q", "app.quit", "Quit"),
+    ]
+
+    @property
+    def station_app(self) -> StationApp:
+        from tui.app import StationApp
+
+        assert isinstance(self.app, StationApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        with TabbedContent(initial="nozzles"):
+            with TabPane(TABS[0][1], id="nozzles"):
+                yield NozzleGrid(id="nozzle-scroll")
+            with TabPane(TABS[1][1], id="sales"):
+                yield SalesTable()
+            with TabPane(TABS[2][1], id="alarms"):
+                yield AlarmsTable()
+            with TabPane(TABS[3][1], id="lines"):
+                yield LinesPanel()
+            with TabPane(TABS[4][1], id="shift"):
+                yield ShiftPanel()
+            with TabPane(TABS[5][1], id="decisions"):
+                yield DecisionsPanel()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.apply(Changes(everything=True))
+
+    # --- drawing ----------------------------------------------------------------------------------
+
+    def apply(self, changes: Changes) -> None:
+        model = self.station_app.model
+        everything = changes.everything
+        grid = self.query_one(NozzleGrid)
+        if everything:
+            grid.set_nozzles(model.nozzles.values())
+        elif changes.nozzles:
+            grid.update_nozzles(model.nozzles[k] for k in sorted(changes.nozzles))
+        sales = self.query_one(SalesTable)
+        if everything:
+            sales.show(model.sales, reset=True)
+        elif changes.sales:
+            sales.show(changes.sales)
+        alarms = self.query_one(AlarmsTable)
+        if everything:
+            alarms.show(model.alarms.values(), reset=True)
+        else:
+            alarms.show(model.alarms[k] for k in sorted(changes.alarms) if k in model.alarms)
+            for key in changes.alarms_removed:
+                alarms.discard(key)
+        lines = self.query_one(LinesPanel)
+        if everything:
+            lines.show_lines(model.lines.values(), reset=True)
+            lines.show_dispensers(model.dispensers.items(), reset=True)
+            lines.show_traces(model.traces, reset=True)
+        else:
+            lines.show_lines(model.lines[k] for k in sorted(changes.lines))
+            lines.show_dispensers((k, model.dispensers[k]) for k in sorted(changes.dispensers))
+            lines.show_traces(changes.traces)
+        if everything or changes.shift:
+            self.query_one(ShiftPanel).show_shift(model.shift)
+        decisions = self.query_one(DecisionsPanel)
+        if everything:
+            decisions.show(model.decisions, reset=True)
+        elif changes.decisions:
+            decisions.show(changes.decisions)
+        if everything or changes.alarms or changes.alarms_removed:
+            unacked = model.unacknowledged
+            label = f"3 Alarms ({unacked})" if unacked else "3 Alarms"
+            self.query_one(TabbedContent).get_tab("alarms").label = label
+        self.query_one(StatusBar).redraw()
+
+    # --- actions ----------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        command = ACTION_PERMISSIONS.get(action)
+        if command is None:
+            return True
+        return True if self.station_app.may(command) else None
+
+    def action_tab(self, tab: str) -> None:
+        tabs = self.query_one(TabbedContent)
+        tabs.active = tab
+        self._focus_pane(tab)
+
+    @on(TabbedContent.TabActivated)
+    def _tab_clicked(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id:
+            self._focus_pane(event.pane.id)
+
+    def _focus_pane(self, tab: str) -> None:
+        """Keyboard first: the pane's first focusable widget takes the focus (and shows its keys)."""
+        pane = self.query_one(TabbedContent).get_pane(tab)
+        for widget in pane.query("*"):
+            if widget.focusable:
+                widget.focus()
+                return
+
+    @on(AlarmsTable.AckRequested)
+    def _ack(self, event: AlarmsTable.AckRequested) -> None:
+        if not self.station_app.may("ack_alarm"):
+            self.notify("Your role may not acknowledge alarms.", severity="warning")
+            return
+        self.command(m.AckAlarm(alarm_id=event.alarm_id), f"Alarm {event.alarm_id} acknowledged")
+
+    def action_open_shift(self) -> None:
+        self.command(m.OpenShift(), "Shift opened", tab="shift")
+
+    def action_close_shift(self) -> None:
+        def closed(handover_to: str | None) -> None:
+            if handover_to is not None:
+                self.command(m.CloseShift(handover_to=handover_to), "Shift closed", tab="shift")
+
+        self.app.push_screen(HandoverScreen(), closed)
+
+    def action_report(self) -> None:
+        self.command(m.GetReport(), "")
+
+    def action_read_totals(self) -> None:
+        self.command(m.ReadTotals(), "Totals read", tab="shift")
+
+    def action_logout(self) -> None:
+        self.station_app.logout()
+
+    @work(group="commands")
+    async def command(self, request: m.AuthRequest, done: str, tab: str = "") -> None:
+        app = self.station_app
+        try:
+            reply = await app.send_command(request)
+        except NotConnected:
+            self.notify("The daemon is not running.", severity="error")
+            return
+        if isinstance(reply, m.Error):
+            if reply.code == m.ErrorCode.UNAUTHENTICATED:
+                app.session_lost(reply.message)
+                return
+            self.notify(f"{reply.code.upper()}: {reply.message}", severity="error", timeout=8)
+            return
+        if tab:
+            self.action_tab(tab)
+        if isinstance(reply, m.Report) and reply.report is not None:
+            self.app.push_screen(ReportScreen(reply.report, app.report_dir))
+        elif isinstance(reply, m.Totals):
+            self.query_one(ShiftPanel).show_totals(reply.readings)
+        if done:
+            self.notify(done)

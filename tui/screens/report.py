@@ -1,0 +1,90 @@
+"""The handover report (printable text, exportable CSV) and the hand-over dialog.
+
+Layer: tui. The daemon renders the report (text and CSV) so every client prints the same; this
+screen shows the text and writes the files on the machine running the UI (`s` text, `e` CSV).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import ScrollableContainer, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Input, Label, Static
+
+from edge.control import messages as m
+
+
+def report_path(folder: Path, report: m.ShiftReport, suffix: str) -> Path:
+    state = "final" if report.final else "provisional"
+    return folder / f"shift-{report.shift.id}-{state}.{suffix}"
+
+
+class ReportScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("s", "save_text", "Save text"),
+        Binding("e", "export_csv", "Export CSV"),
+    ]
+
+    def __init__(self, report: m.ShiftReport, folder: Path) -> None:
+        super().__init__()
+        self.report = report
+        self.folder = folder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="report-box"):
+            yield ScrollableContainer(
+                Static(self.report.text, id="report-text", markup=False), id="report-scroll"
+            )
+            yield Static(id="report-saved")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#report-scroll").focus()
+
+    def _write(self, suffix: str, text: str) -> None:
+        path = report_path(self.folder, self.report, suffix)
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            self.query_one("#report-saved", Static).update(f"Cannot write {path}: {exc.strerror}")
+            return
+        self.query_one("#report-saved", Static).update(f"Saved {path}")
+
+    def action_save_text(self) -> None:
+        self._write("txt", self.report.text)
+
+    def action_export_csv(self) -> None:
+        self._write("csv", self.report.csv)
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(None)
+
+
+class HandoverScreen(ModalScreen[str | None]):
+    """Close the shift: optionally name the operator who takes over (empty: close only)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="handover-box"):
+            yield Label("Close the shift and hand over")
+            yield Label("The totals are read from every dispenser and the report is made.")
+            yield Input(placeholder="hand over to (user name, empty: nobody)", id="handover-to")
+            yield Button("Close shift", id="handover-ok", variant="warning")
+            yield Button("Cancel", id="handover-cancel")
+        yield Footer()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#handover-ok")
+    def _ok(self) -> None:
+        self.dismiss(self.query_one("#handover-to", Input).value.strip())
+
+    @on(Button.Pressed, "#handover-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,60 @@
+"""The alarms panel: active alarms by severity (colour AND word), acknowledged by whom; `a` acknowledges.
+
+Layer: tui. The acknowledgement is a request to the daemon; the table changes when the daemon's
+`alarm_acked` event comes back, so every viewer sees the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
+
+from edge.control import messages as m
+from tui import format as fmt
+from tui.widgets.tables import KeyedTable
+
+COLUMNS = (
+    ("Severity", "sev"), ("Source", "source"), ("Code", "code"), ("Since", "since"), ("×", "count"),
+    ("Acknowledged", "ack"), ("Message", "message"),
+)  # fmt: skip
+SEVERITY_STYLE = {"critical": "bold red", "major": "bold red", "warning": "bold yellow", "info": ""}
+
+
+def alarm_cells(a: m.Alarm) -> tuple[str | Text, ...]:
+    word = fmt.SEVERITY_WORDS.get(a.severity, a.severity.upper())
+    return (
+        Text.styled(word, SEVERITY_STYLE.get(a.severity, "")),
+        a.source,
+        a.code,
+        fmt.clock(a.raised_at),
+        str(a.count),
+        f"✓ {a.acknowledged_by}" if a.acknowledged_by else Text.styled("NEW", "bold"),
+        a.message,
+    )
+
+
+class AlarmsTable(KeyedTable):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("a", "acknowledge", "Ack alarm")]
+
+    class AckRequested(Message):
+        def __init__(self, alarm_id: int) -> None:
+            super().__init__()
+            self.alarm_id = alarm_id
+
+    def __init__(self) -> None:
+        super().__init__(COLUMNS, id="alarms-table")
+
+    def show(self, alarms: Iterable[m.Alarm], *, reset: bool = False) -> None:
+        if reset:
+            self.reset()
+        for alarm in alarms:
+            self.upsert(alarm.key, alarm_cells(alarm))
+
+    def action_acknowledge(self) -> None:
+        key = self.selected_key()
+        if key is not None and key.isdigit():
+            self.post_message(self.AckRequested(int(key)))

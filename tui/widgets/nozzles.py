@@ -1,0 +1,132 @@
+"""The live nozzle grid: one tile per nozzle, state by colour AND word, figures while fuelling.
+
+Layer: tui. Tiles are created once per snapshot and then only the tiles whose nozzle changed are
+redrawn (`NozzleGrid.update_nozzles(keys)`). The number of columns follows the width (a tile is
+`TILE_WIDTH` cells), so 8 nozzles fit 80×24 and 64 fit 160×48; the grid scrolls beyond that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+from textual.binding import BindingType
+from textual.containers import Grid, VerticalScroll
+from textual.content import Content
+from textual.events import Resize
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from edge.control import messages as m
+from tui import format as fmt
+
+TILE_WIDTH = 19
+"""Cells per tile at least, borders and left padding included (16 of text inside)."""
+TILE_HEIGHT = 6
+COMPACT_HEIGHT = 4
+SCROLLBAR = 2
+STATE_CLASSES = tuple(f"-{state}" for state in fmt.STATE_WORDS)
+
+
+class NozzleTile(Static, can_focus=True):
+    """One nozzle: title `N<nzn> <product>`, subtitle `<line>/<dispenser>`."""
+
+    nozzle: reactive[m.Nozzle | None] = reactive(None, layout=False)
+
+    def __init__(self, nozzle: m.Nozzle) -> None:
+        super().__init__(id=tile_id(nozzle.key), classes="nozzle-tile")
+        self.key = nozzle.key
+        self.set_reactive(NozzleTile.nozzle, nozzle)
+
+    def on_mount(self) -> None:
+        self.watch_nozzle(self.nozzle)
+
+    def watch_nozzle(self, nozzle: m.Nozzle | None) -> None:
+        if nozzle is None:
+            return
+        self.border_title = f"N{nozzle.nzn} {nozzle.product or nozzle.g_code}"
+        self.border_subtitle = f"{nozzle.line}/{nozzle.dispenser}"
+        self.remove_class(*STATE_CLASSES)
+        self.add_class(f"-{nozzle.state}")
+        self.set_class(bool(nozzle.warning), "-warning")
+        self.update(tile_content(nozzle))
+
+
+def tile_content(n: m.Nozzle) -> Content:
+    """Four lines of 16 cells: state and employee; amount and volume; price and card; a warning."""
+    unit = (n.unit or "L")[:2]
+    who = "" if n.emp == m.EMP_NONE else f"emp {n.emp}"
+    busy = n.state in ("nozzle_up", "fuelling", "finished")
+    figures = f"{fmt.money(n.amn):<9}{fmt.centi(n.vol) + unit:>7}" if busy else ""
+    card = fmt.card(n.asn)
+    price = f"{fmt.centi(n.prc)}/{unit}" if busy and n.prc else ""
+    return Content.assemble(
+        (f"{fmt.state_word(n.state):<10}", "bold"),
+        f"{who:>6}\n",
+        f"{figures}\n",
+        f"{price:<10}{card:>6}\n",
+        (n.warning[:16], "italic"),
+    )
+
+
+def tile_id(key: str) -> str:
+    return "nz-" + key.replace("/", "-")
+
+
+class NozzleGrid(VerticalScroll):
+    """All nozzle tiles; `z` toggles compact tiles (two lines) for big stations."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [("z", "compact", "Compact")]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._chosen_compact: bool | None = None
+
+    def compose(self) -> Iterable[Grid]:
+        yield Grid(id="nozzle-grid")
+
+    @property
+    def grid(self) -> Grid:
+        return self.query_one("#nozzle-grid", Grid)
+
+    def set_nozzles(self, nozzles: Iterable[m.Nozzle]) -> None:
+        """Make the tiles match a snapshot: update the tiles that stay, remove and add the others."""
+        grid = self.grid
+        wanted = {n.key: n for n in nozzles}
+        existing = {tile.key: tile for tile in grid.query(NozzleTile)}
+        for key, tile in existing.items():
+            if key not in wanted:
+                tile.remove()
+        for key, n in wanted.items():
+            if key in existing:
+                existing[key].nozzle = n
+            else:
+                grid.mount(NozzleTile(n))
+        self._columns(self.size.width)
+
+    def update_nozzles(self, nozzles: Iterable[m.Nozzle]) -> None:
+        """Redraw only these tiles (a tile missing from the grid is added)."""
+        grid = self.grid
+        for n in nozzles:
+            found = grid.query(f"#{tile_id(n.key)}")
+            if found:
+                found.first(NozzleTile).nozzle = n
+            else:
+                grid.mount(NozzleTile(n))
+
+    def on_resize(self, event: Resize) -> None:
+        self._columns(event.size.width)
+
+    def _columns(self, width: int) -> None:
+        """As many columns as fit; compact tiles when full tiles would not all fit but compact ones do
+        (unless the attendant chose with `z`)."""
+        columns = max(1, (width - SCROLLBAR) // TILE_WIDTH)
+        self.grid.styles.grid_size_columns = columns
+        if self._chosen_compact is None:
+            rows = -(-len(self.grid.children) // columns)
+            height = self.size.height
+            self.set_class(rows * TILE_HEIGHT > height >= rows * COMPACT_HEIGHT, "-compact")
+
+    def action_compact(self) -> None:
+        self._chosen_compact = not self.has_class("-compact")
+        self.set_class(self._chosen_compact, "-compact")

@@ -1,0 +1,331 @@
+"""The payload of each downlink document kind, typed and checked.
+
+Layer: uplink (pure). `parse_payload(kind, obj)` turns the `payload` object of a verified body into
+one of the dataclasses below or raises `DownlinkRejected(SCHEMA)`; nothing is applied from a payload
+that does not parse completely. JSON shapes (documented in `docs/mqtt.md`):
+
+    lists     {"mode": "full" | "delta",
+               "lists": {"base"|"added"|"deleted"|"white": "<base64 of the list download stream>"}}
+              full: "base" required (a full replacement of the blacklist; the added/deleted/white lists
+              given replace theirs too); delta: "added" / "deleted" / "white" only, never "base".
+    prices    {"effective_at": "YYYY-MM-DDThh:mm[:ss]" (station local),
+               "products": [{"g_code": "0102", "prices": [fen, …1..3 levels]}]}
+    calendar  {"weekend": [5, 6], "holidays": ["YYYY-MM-DD", …], "shifted_working_days": [...]}
+    config    {"settings": {<table>: {<key>: <value>}}}       (read by the daemon and the rules)
+    grey      {"records": [{"station": "S9", "line": "bus1", "dispenser": 3, "pos_ttc": 17,
+                            "raw": "<190 hex digits: the grey record's 95 bytes>"}]}
+              the complete set of grey records of other stations this station may unlock (replaces
+              the previous set)
+    resend    {"since": "<ISO 8601 instant>", "line": "bus1"?, "dispenser": 3?}
+              re-send every stored record received at or after `since`
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from protocol.downloads import DownloadError, ListFile, ListKind
+from protocol.errors import ProtocolError
+from protocol.record import RECORD_LEN, TransactionRecord, TxKind
+from uplink.envelope import Body, DocKind
+from uplink.errors import DownlinkRejected, Reason
+from uplink.messages import decode_raw_record
+
+MAX_PRICE_LEVELS: Final = 3
+MAX_CONFIG_DEPTH: Final = 6
+
+
+@dataclass(frozen=True, slots=True)
+class ListsDocument:
+    mode: str
+    lists: Mapping[ListKind, ListFile]
+
+
+@dataclass(frozen=True, slots=True)
+class ProductPrice:
+    g_code: str
+    prices: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PricesDocument:
+    effective_at: dt.datetime
+    """Naive station-local time from which the prices apply."""
+    products: tuple[ProductPrice, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarDocument:
+    weekend: frozenset[int]
+    holidays: frozenset[dt.date]
+    shifted_working_days: frozenset[dt.date]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigDocument:
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class GreyRecord:
+    station: str
+    line: str
+    dispenser: int
+    pos_ttc: int
+    raw: bytes
+    record: TransactionRecord
+
+
+@dataclass(frozen=True, slots=True)
+class GreyDocument:
+    records: tuple[GreyRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ResendDocument:
+    since: dt.datetime
+    line: str | None = None
+    dispenser: int | None = None
+
+
+Content = ListsDocument | PricesDocument | CalendarDocument | ConfigDocument | GreyDocument | ResendDocument
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A complete, signature-verified, parsed downlink document."""
+
+    id: str
+    """SHA-256 of the signed body, hex."""
+    body: Body
+    content: Content
+    raw: bytes
+    """The exact signed bytes."""
+    sig: bytes
+
+    @property
+    def kind(self) -> DocKind:
+        return self.body.kind
+
+    @property
+    def version(self) -> int:
+        return self.body.version
+
+
+def _bad(what: str) -> DownlinkRejected:
+    return DownlinkRejected(Reason.SCHEMA, what)
+
+
+def _keys(obj: Mapping[str, Any], allowed: set[str], required: set[str], where: str) -> None:
+    unknown = set(obj) - allowed
+    missing = required - set(obj)
+    if unknown or missing:
+        raise _bad(f"{where}: unknown keys {sorted(unknown)[:5]}, missing {sorted(missing)}")
+
+
+def _int(value: Any, where: str, lo: int, hi: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise _bad(f"{where} must be an integer {lo}..{hi}")
+    return value
+
+
+def _list(value: Any, where: str, limit: int = 1_000_000) -> list[Any]:
+    if not isinstance(value, list) or len(value) > limit:
+        raise _bad(f"{where} must be an array of at most {limit} items")
+    return value
+
+
+def _date(value: Any, where: str) -> dt.date:
+    if not isinstance(value, str):
+        raise _bad(f"{where} must be a YYYY-MM-DD date")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _bad(f"{where} {value[:20]!r} is not a YYYY-MM-DD date") from None
+
+
+def _lists(obj: Mapping[str, Any]) -> ListsDocument:
+    _keys(obj, {"mode", "lists"}, {"mode", "lists"}, "lists")
+    mode, raw = obj["mode"], obj["lists"]
+    if mode not in ("full", "delta"):
+        raise _bad("lists.mode must be 'full' or 'delta'")
+    if not isinstance(raw, dict) or not raw:
+        raise _bad("lists.lists must be a non-empty object")
+    parsed: dict[ListKind, ListFile] = {}
+    for label, text in raw.items():
+        try:
+            kind = ListKind.from_label(label) if isinstance(label, str) and not label.isdigit() else None
+        except ValueError:
+            kind = None
+        if kind is None:
+            raise _bad(f"lists.lists: unknown list {str(label)[:20]!r}")
+        if not isinstance(text, str):
+            raise _bad(f"lists.lists.{label} must be base64 text")
+        try:
+            parsed[kind] = ListFile.parse(base64.b64decode(text, validate=True))
+        except (binascii.Error, ValueError) as exc:
+            raise _bad(f"lists.lists.{label}: not base64: {exc}") from None
+        except DownloadError as exc:
+            raise _bad(f"lists.lists.{label}: {exc}") from None
+    if mode == "full" and ListKind.BASE not in parsed:
+        raise _bad("a full lists document must carry the base list")
+    if mode == "delta" and ListKind.BASE in parsed:
+        raise _bad("a delta lists document must not carry the base list")
+    return ListsDocument(mode, parsed)
+
+
+def _prices(obj: Mapping[str, Any]) -> PricesDocument:
+    _keys(obj, {"effective_at", "products"}, {"effective_at", "products"}, "prices")
+    text = obj["effective_at"]
+    try:
+        effective = dt.datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        effective = None
+    if effective is None or effective.tzinfo is not None:
+        raise _bad("prices.effective_at must be a station-local time YYYY-MM-DDThh:mm[:ss] without offset")
+    products: list[ProductPrice] = []
+    for i, item in enumerate(_list(obj["products"], "prices.products", 1000)):
+        where = f"prices.products[{i}]"
+        if not isinstance(item, dict):
+            raise _bad(f"{where} must be an object")
+        _keys(item, {"g_code", "prices"}, {"g_code", "prices"}, where)
+        g_code = item["g_code"]
+        if not isinstance(g_code, str) or len(g_code) != 4 or not g_code.isdigit():
+            raise _bad(f"{where}.g_code must be 4 digits")
+        levels = _list(item["prices"], f"{where}.prices", MAX_PRICE_LEVELS)
+        if not levels:
+            raise _bad(f"{where}.prices must hold 1..{MAX_PRICE_LEVELS} prices")
+        prices = tuple(_int(v, f"{where}.prices[{j}]", 1, 0xFFFF) for j, v in enumerate(levels))
+        products.append(ProductPrice(g_code, prices))
+    codes = [p.g_code for p in products]
+    if not products or len(set(codes)) != len(codes):
+        raise _bad("prices.products must be non-empty with each g_code once")
+    return PricesDocument(effective, tuple(products))
+
+
+def _calendar(obj: Mapping[str, Any]) -> CalendarDocument:
+    _keys(
+        obj, {"weekend", "holidays", "shifted_working_days"}, {"holidays", "shifted_working_days"}, "calendar"
+    )
+    weekend = frozenset(
+        _int(v, f"calendar.weekend[{i}]", 0, 6)
+        for i, v in enumerate(_list(obj.get("weekend", [5, 6]), "weekend", 7))
+    )
+    if len(weekend) == 7:
+        raise _bad("calendar.weekend cannot hold every weekday")
+    holidays = frozenset(
+        _date(v, f"calendar.holidays[{i}]") for i, v in enumerate(_list(obj["holidays"], "holidays", 5000))
+    )
+    shifted = frozenset(
+        _date(v, f"calendar.shifted_working_days[{i}]")
+        for i, v in enumerate(_list(obj["shifted_working_days"], "shifted_working_days", 5000))
+    )
+    if holidays & shifted:
+        raise _bad(f"calendar: {min(holidays & shifted)} is both a holiday and a shifted working day")
+    return CalendarDocument(weekend, holidays, shifted)
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
+
+
+def _config(obj: Mapping[str, Any]) -> ConfigDocument:
+    _keys(obj, {"settings"}, {"settings"}, "config")
+    settings = obj["settings"]
+    if not isinstance(settings, dict):
+        raise _bad("config.settings must be an object of tables")
+    if _depth(settings) > MAX_CONFIG_DEPTH:
+        raise _bad(f"config.settings nests deeper than {MAX_CONFIG_DEPTH}")
+    for name, table in settings.items():
+        if not isinstance(table, dict):
+            raise _bad(f"config.settings.{name} must be a table (object)")
+    return ConfigDocument(settings)
+
+
+def _grey(obj: Mapping[str, Any]) -> GreyDocument:
+    _keys(obj, {"records"}, {"records"}, "grey")
+    records: list[GreyRecord] = []
+    for i, item in enumerate(_list(obj["records"], "grey.records", 100_000)):
+        where = f"grey.records[{i}]"
+        if not isinstance(item, dict):
+            raise _bad(f"{where} must be an object")
+        _keys(
+            item,
+            {"station", "line", "dispenser", "pos_ttc", "raw"},
+            {"station", "line", "dispenser", "pos_ttc", "raw"},
+            where,
+        )
+        station, line, raw_hex = item["station"], item["line"], item["raw"]
+        if not isinstance(station, str) or not isinstance(line, str) or not station or not line:
+            raise _bad(f"{where}: station and line must be non-empty strings")
+        if not isinstance(raw_hex, str) or len(raw_hex) != 2 * RECORD_LEN:
+            raise _bad(f"{where}.raw must be {2 * RECORD_LEN} hex digits")
+        try:
+            raw = bytes.fromhex(raw_hex)
+            record = decode_raw_record(raw)
+        except (ValueError, ProtocolError) as exc:
+            raise _bad(f"{where}.raw: {exc}") from None
+        pos_ttc = _int(item["pos_ttc"], f"{where}.pos_ttc", 0, 0xFFFFFFFF)
+        if record.pos_ttc != pos_ttc:
+            raise _bad(f"{where}: raw carries POS_TTC {record.pos_ttc}, not {pos_ttc}")
+        if record.t_type & 0x0F != TxKind.GREY:
+            raise _bad(f"{where}: not a grey record (T_TYPE {record.t_type:#04x})")
+        records.append(
+            GreyRecord(
+                station, line, _int(item["dispenser"], f"{where}.dispenser", 0, 255), pos_ttc, raw, record
+            )
+        )
+    return GreyDocument(tuple(records))
+
+
+def _resend(obj: Mapping[str, Any]) -> ResendDocument:
+    _keys(obj, {"since", "line", "dispenser"}, {"since"}, "resend")
+    text = obj["since"]
+    try:
+        since = dt.datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        since = None
+    if since is None or since.tzinfo is None:
+        raise _bad("resend.since must be an ISO 8601 instant with offset")
+    line = obj.get("line")
+    if line is not None and (not isinstance(line, str) or not line):
+        raise _bad("resend.line must be a line name")
+    dispenser = obj.get("dispenser")
+    if dispenser is not None:
+        dispenser = _int(dispenser, "resend.dispenser", 0, 255)
+    return ResendDocument(since, line, dispenser)
+
+
+_PARSERS: dict[DocKind, Callable[[Mapping[str, Any]], Content]] = {
+    DocKind.LISTS: _lists,
+    DocKind.PRICES: _prices,
+    DocKind.CALENDAR: _calendar,
+    DocKind.CONFIG: _config,
+    DocKind.GREY: _grey,
+    DocKind.RESEND: _resend,
+}
+
+
+def parse_payload(kind: DocKind, payload: Mapping[str, Any]) -> Content:
+    """The typed content of a verified body's payload; `DownlinkRejected(SCHEMA)` if it is not valid."""
+    return _PARSERS[kind](payload)
+
+
+def summary(doc: Document) -> dict[str, Any]:
+    """What the documents table keeps about a list document instead of its (large) body."""
+    content = doc.content
+    if isinstance(content, ListsDocument):
+        return {
+            "mode": content.mode,
+            "lists": {k.label: {"version": f.version, "count": f.count} for k, f in content.lists.items()},
+        }
+    return {}
