@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
-    problems = check_devices(config)
+    problems = component_problems(config) + check_devices(config)
     if problems:
         print("invalid configuration:\n  " + "\n  ".join(problems), file=sys.stderr)
         return EXIT_CONFIG
@@ -45,6 +46,21 @@ def run(args: argparse.Namespace) -> int:
         return 0
     setup_logging(args.log_level or config.logging.level, config.logging.json)
     return asyncio.run(_main(config))
+
+
+def component_problems(config: Config) -> list[str]:
+    """Validate the tables that components own (`[rules]`, `[uplink]` …), collecting every problem."""
+    from edge.config import ConfigError
+    from edge.rules_config import rules_settings
+
+    problems: list[str] = []
+    validators: list[Callable[[Config], object]] = [rules_settings]
+    for validate in validators:
+        try:
+            validate(config)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    return problems
 
 
 async def _main(config: Config) -> int:

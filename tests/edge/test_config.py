@@ -107,3 +107,26 @@ def test_missing_required_tables(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, "[storage]\ndatabase = 'x.db'\n"))
     assert set(err.value.problems) >= {"station.toml: station: missing", "station.toml: lines: missing"}
+
+
+def test_station_run_rejects_bad_config_listing_every_problem(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = GOOD.format(dev=tmp_path / "missing").replace("pos_p = 2", "pos_p = 1") + "\n[rules]\nbogus = 1\n"
+    path = write(tmp_path, bad)
+    result = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "run", "--config", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "lines[0].dispensers: address 1 (0x01) is used by two dispensers" in result.stderr
+    good = GOOD.format(dev=tmp_path / "missing") + "\n[rules]\nbogus = 1\n"
+    result = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "run", "--config", str(write(tmp_path, good))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "station.toml: rules.bogus: unknown key" in result.stderr
+    assert f"station.toml: lines[0].url: device {tmp_path / 'missing'} does not exist" in result.stderr
