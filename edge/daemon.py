@@ -58,6 +58,8 @@ class Station:
     lines: dict[str, FramedLine] = field(default_factory=dict)
     started_mono: float = field(default_factory=time.monotonic)
     extra_tasks: list[Callable[[Station], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    uplink: Any = None
+    """The MQTT uplink (`uplink.wiring.install_uplink`), None when no `[uplink]` is configured."""
 
 
 class BusAlarms:
@@ -100,6 +102,9 @@ async def open_station(config: Config) -> Station:
             )
             for d in line.dispensers
         ]
+    from uplink.wiring import install_uplink
+
+    station.uplink = install_uplink(station)  # None without an [uplink] table (embedded default)
     return station
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sqlite3
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ from protocol.messages import (
     TotalsRead,
 )
 from protocol.record import TransactionRecord
+from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -281,10 +283,12 @@ class DispenserSession:
     async def _on_record(self, record: TransactionRecord, raw: bytes) -> Message:
         now = self.services.clock()
         try:
+            hook = self.services.outbox_for_record
+            outbox = hook(self.line, self.pos_p, record, raw) if hook is not None else ()
             result = await self.services.journal.store_record(
-                self.line, self.pos_p, record, raw, received_at=now
+                self.line, self.pos_p, record, raw, received_at=now, outbox=outbox
             )
-        except Exception as exc:  # the journal's own errors and sqlite's: never ack what is not stored
+        except (StorageError, sqlite3.Error, OSError) as exc:  # never acknowledge what is not stored
             await self._alarm("journal_failed", "critical", f"Cannot store records: {exc}")
             raise RecordNotStored(str(exc)) from exc
         outcome = getattr(result, "outcome", result)

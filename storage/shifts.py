@@ -613,8 +613,12 @@ def _local(text: str) -> str:
     return parse_instant(text).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
+REPORT_WIDTH = 78
+"""Columns of the printed report (fits an 80-column terminal beside a scrollbar)."""
+
+
 def report_text(report: ShiftReport, *, title: str = "") -> str:
-    """The report as printable text, 80 columns."""
+    """The report as printable text, at most `REPORT_WIDTH` columns for usual figures."""
     s = report.shift
     out = [
         f"SHIFT HANDOVER REPORT  #{s.id}  ({'final' if report.final else 'provisional'})",
@@ -624,15 +628,15 @@ def report_text(report: ShiftReport, *, title: str = "") -> str:
         + (f", handed over to {s.handed_to}" if s.handed_to else ""),
         f"Generated {_local(report.generated_at)}; difference tolerance {fmt_centi(report.tolerance)}",
         "",
-        f"{'NOZZLE':<10} {'PROD':<5}{'TOT START':>11} {'TOT END':>10} {'METER':>8} {'N':>4} {'VOLUME':>9}"
-        f" {'AMOUNT':>9} {'DIFF':>6}",
+        f"{'NOZZLE':<10} {'PROD':<5}{'TOT START':>10} {'TOT END':>10} {'METER':>8} {'N':>4} {'VOLUME':>9}"
+        f" {'AMOUNT':>9} {'DIFF':>5}",
     ]
     for n in report.nozzles:
         out.append(
             f"{n.line}/{n.dispenser}/{n.nzn}".ljust(10)[:10]
-            + f" {n.product[:5]:<5}{fmt_centi(n.start_v_tot):>11} {fmt_centi(n.end_v_tot):>10}"
+            + f" {n.product[:5]:<5}{fmt_centi(n.start_v_tot):>10} {fmt_centi(n.end_v_tot):>10}"
             f" {fmt_centi(n.meter_vol):>8} {n.sales_count:>4} {fmt_centi(n.sales_vol):>9}"
-            f" {fmt_centi(n.sales_amn):>9} {fmt_centi(n.difference):>6}{'!' if n.flagged else ''}"
+            f" {fmt_centi(n.sales_amn):>9} {fmt_centi(n.difference):>5}{'!' if n.flagged else ''}"
         )
     flagged = [n for n in report.nozzles if n.flagged]
     for n in flagged:
@@ -652,12 +656,12 @@ def report_text(report: ShiftReport, *, title: str = "") -> str:
     )
     out += [
         "",
-        f"{'EMPLOYEE':<10} {'DUTIES':>6} {'METER':>10} {'N':>5} {'VOLUME':>10} {'AMOUNT':>10} {'DIFF':>7}",
+        f"{'EMPLOYEE':<10} {'DUTIES':>6} {'METER':>9} {'N':>5} {'VOLUME':>10} {'AMOUNT':>10} {'DIFF':>7}",
     ]
     for e in report.employees:
         who = "none" if e.emp == EMP_NONE else f"emp {e.emp}"
         out.append(
-            f"{who:<10} {len(e.duties):>6} {fmt_centi(e.meter_vol):>10} {e.sales_count:>5}"
+            f"{who:<10} {len(e.duties):>6} {fmt_centi(e.meter_vol):>9} {e.sales_count:>5}"
             f" {fmt_centi(e.sales_vol):>10} {fmt_centi(e.sales_amn):>10} {fmt_centi(e.difference):>7}"
             + ("!" if e.flagged else "")
         )

@@ -20,8 +20,6 @@ STATE_WORDS = {
 }
 SEVERITY_WORDS = {"info": "INFO", "warning": "WARN", "major": "MAJOR", "critical": "CRIT"}
 
-__all__ = ["STATE_WORDS", "card", "centi", "clock", "emp", "money", "price", "state_word", "volume"]
-
 
 def centi(value: int | None) -> str:
     """0.01 units as a decimal: 12345 → '123.45'."""

@@ -45,6 +45,9 @@ def dispenser_key(line: str, dispenser: int) -> str:
 
 class StationModel:
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
         self.station = m.StationView(id="")
         self.nozzles: dict[str, m.Nozzle] = {}
         self.sales: deque[m.Sale] = deque(maxlen=MAX_SALES)
@@ -58,7 +61,7 @@ class StationModel:
         self.loaded = False
 
     def load(self, snap: m.Snapshot) -> Changes:
-        self.__init__()  # type: ignore[misc]
+        self._reset()
         self.station = snap.station
         self.nozzles = {n.key: n for n in sorted(snap.nozzles, key=_nozzle_order)}
         for sale in reversed(snap.sales):  # the snapshot lists the newest first
@@ -142,9 +145,6 @@ class StationModel:
     @property
     def unacknowledged(self) -> int:
         return sum(1 for a in self.alarms.values() if not a.acknowledged_by)
-
-    def employee_on(self, nozzle: m.Nozzle) -> str:
-        return "" if nozzle.emp == m.EMP_NONE else str(nozzle.emp)
 
 
 def _nozzle_order(n: m.Nozzle) -> tuple[str, int, int]:

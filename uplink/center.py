@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 DEFAULT_GROUP: Final = "centre"
 SHARED_STREAMS: Final = (Stream.RECORDS, Stream.EVENTS, Stream.REPLY)
 DEFAULT_CHUNK_BYTES: Final = 128 * 1024
+ACK_BATCH: Final = 256
+"""Messages written per fsync before their PUBACKs go out."""
 
 
 @dataclass(slots=True)
@@ -150,10 +152,18 @@ class CenterConsumer:
                 self._file.close()
 
     async def _consume(self, link: MqttLink, queue: asyncio.Queue[Incoming]) -> None:
+        """Handle what has arrived, make it durable (one fsync per batch), then acknowledge it."""
         while True:
-            message = await queue.get()
-            self.handle(message.topic, message.payload)
-            link.ack(message)
+            batch = [await queue.get()]
+            while not queue.empty() and len(batch) < ACK_BATCH:
+                batch.append(queue.get_nowait())
+            for message in batch:
+                self.handle(message.topic, message.payload)
+            if self._file is not None:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+            for message in batch:
+                link.ack(message)
 
     def handle(self, topic: str, data: bytes) -> p.Payload | None:
         """Check and record one message; returns the payload when it is new."""
@@ -186,8 +196,6 @@ class CenterConsumer:
             self._file.write(
                 json.dumps({"topic": topic, "key": payload.key, "payload": p.to_json_obj(payload)}) + "\n"
             )
-            self._file.flush()
-            os.fsync(self._file.fileno())
         if self._on_message is not None:
             self._on_message(topic, payload)
         self.changed.set()

@@ -9,11 +9,13 @@ that does not parse completely. JSON shapes (documented in `docs/mqtt.md`):
               full: "base" required (a full replacement of the blacklist; the added/deleted/white lists
               given replace theirs too); delta: "added" / "deleted" / "white" only, never "base".
     prices    {"effective_at": "YYYY-MM-DDThh:mm[:ss]" (station local),
-               "products": [{"g_code": "0102", "prices": [fen, …1..3 levels]}]}
+               "products": [{"g_code": "0102", "prices": [fen, …1..3 levels], "density"?: n}],
+               "nozzles"?: [{"nzn": 1, "prices": [...], "density"?: n}]}    (per-nozzle overrides)
     calendar  {"weekend": [5, 6], "holidays": ["YYYY-MM-DD", …], "shifted_working_days": [...]}
     config    {"settings": {<table>: {<key>: <value>}}}       (read by the daemon and the rules)
     grey      {"records": [{"station": "S9", "line": "bus1", "dispenser": 3, "pos_ttc": 17,
-                            "raw": "<190 hex digits: the grey record's 95 bytes>"}]}
+                            "raw": "<190 hex digits: the grey record's 95 bytes>",
+                            "province"?: 17, "locked_at"?: "YYYY-MM-DDThh:mm:ss"}]}
               the complete set of grey records of other stations this station may unlock (replaces
               the previous set)
     resend    {"since": "<ISO 8601 instant>", "line": "bus1"?, "dispenser": 3?}
@@ -50,6 +52,16 @@ class ListsDocument:
 class ProductPrice:
     g_code: str
     prices: tuple[int, ...]
+    density: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NozzlePrice:
+    """A per-nozzle price (overrides its product's)."""
+
+    nzn: int
+    prices: tuple[int, ...]
+    density: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +69,7 @@ class PricesDocument:
     effective_at: dt.datetime
     """Naive station-local time from which the prices apply."""
     products: tuple[ProductPrice, ...]
+    nozzles: tuple[NozzlePrice, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +92,10 @@ class GreyRecord:
     pos_ttc: int
     raw: bytes
     record: TransactionRecord
+    province: int | None = None
+    """Province code of the station that locked the card (BCD value as an integer, e.g. 0x11)."""
+    locked_at: dt.datetime | None = None
+    """When the card was locked (naive local); None: the record's TIME."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +196,15 @@ def _lists(obj: Mapping[str, Any]) -> ListsDocument:
     return ListsDocument(mode, parsed)
 
 
+def _levels(item: Mapping[str, Any], where: str) -> tuple[int, ...]:
+    levels = _list(item["prices"], f"{where}.prices", MAX_PRICE_LEVELS)
+    if not levels:
+        raise _bad(f"{where}.prices must hold 1..{MAX_PRICE_LEVELS} prices")
+    return tuple(_int(v, f"{where}.prices[{j}]", 1, 0xFFFF) for j, v in enumerate(levels))
+
+
 def _prices(obj: Mapping[str, Any]) -> PricesDocument:
-    _keys(obj, {"effective_at", "products"}, {"effective_at", "products"}, "prices")
+    _keys(obj, {"effective_at", "products", "nozzles"}, {"effective_at", "products"}, "prices")
     text = obj["effective_at"]
     try:
         effective = dt.datetime.fromisoformat(text) if isinstance(text, str) else None
@@ -193,19 +217,33 @@ def _prices(obj: Mapping[str, Any]) -> PricesDocument:
         where = f"prices.products[{i}]"
         if not isinstance(item, dict):
             raise _bad(f"{where} must be an object")
-        _keys(item, {"g_code", "prices"}, {"g_code", "prices"}, where)
+        _keys(item, {"g_code", "prices", "density"}, {"g_code", "prices"}, where)
         g_code = item["g_code"]
         if not isinstance(g_code, str) or len(g_code) != 4 or not g_code.isdigit():
             raise _bad(f"{where}.g_code must be 4 digits")
-        levels = _list(item["prices"], f"{where}.prices", MAX_PRICE_LEVELS)
-        if not levels:
-            raise _bad(f"{where}.prices must hold 1..{MAX_PRICE_LEVELS} prices")
-        prices = tuple(_int(v, f"{where}.prices[{j}]", 1, 0xFFFF) for j, v in enumerate(levels))
-        products.append(ProductPrice(g_code, prices))
+        density = _int(item.get("density", 0), f"{where}.density", 0, 0xFFFFFFFF)
+        products.append(ProductPrice(g_code, _levels(item, where), density))
     codes = [p.g_code for p in products]
     if not products or len(set(codes)) != len(codes):
         raise _bad("prices.products must be non-empty with each g_code once")
-    return PricesDocument(effective, tuple(products))
+    nozzles: list[NozzlePrice] = []
+    for i, item in enumerate(_list(obj.get("nozzles", []), "prices.nozzles", 255)):
+        where = f"prices.nozzles[{i}]"
+        if not isinstance(item, dict):
+            raise _bad(f"{where} must be an object")
+        _keys(item, {"nzn", "prices", "density"}, {"nzn", "prices"}, where)
+        density_n = item.get("density")
+        nozzles.append(
+            NozzlePrice(
+                _int(item["nzn"], f"{where}.nzn", 1, 255),
+                _levels(item, where),
+                None if density_n is None else _int(density_n, f"{where}.density", 0, 0xFFFFFFFF),
+            )
+        )
+    nzns = [n.nzn for n in nozzles]
+    if len(set(nzns)) != len(nzns):
+        raise _bad("prices.nozzles: each nzn once")
+    return PricesDocument(effective, tuple(products), tuple(nozzles))
 
 
 def _calendar(obj: Mapping[str, Any]) -> CalendarDocument:
@@ -260,7 +298,7 @@ def _grey(obj: Mapping[str, Any]) -> GreyDocument:
             raise _bad(f"{where} must be an object")
         _keys(
             item,
-            {"station", "line", "dispenser", "pos_ttc", "raw"},
+            {"station", "line", "dispenser", "pos_ttc", "raw", "province", "locked_at"},
             {"station", "line", "dispenser", "pos_ttc", "raw"},
             where,
         )
@@ -279,9 +317,24 @@ def _grey(obj: Mapping[str, Any]) -> GreyDocument:
             raise _bad(f"{where}: raw carries POS_TTC {record.pos_ttc}, not {pos_ttc}")
         if record.t_type & 0x0F != TxKind.GREY:
             raise _bad(f"{where}: not a grey record (T_TYPE {record.t_type:#04x})")
+        province = item.get("province")
+        locked_text = item.get("locked_at")
+        try:
+            locked_at = dt.datetime.fromisoformat(locked_text) if isinstance(locked_text, str) else None
+        except ValueError:
+            locked_at = None
+        if locked_text is not None and (locked_at is None or locked_at.tzinfo is not None):
+            raise _bad(f"{where}.locked_at must be a station-local time without offset")
         records.append(
             GreyRecord(
-                station, line, _int(item["dispenser"], f"{where}.dispenser", 0, 255), pos_ttc, raw, record
+                station,
+                line,
+                _int(item["dispenser"], f"{where}.dispenser", 0, 255),
+                pos_ttc,
+                raw,
+                record,
+                None if province is None else _int(province, f"{where}.province", 0, 0xFF),
+                locked_at,
             )
         )
     return GreyDocument(tuple(records))

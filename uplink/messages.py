@@ -145,12 +145,23 @@ class MessageFactory:
         allowed: bool,
         reason: str,
         at: dt.datetime,
+        *,
+        kind: str = "",
         details: Mapping[str, Any] | None = None,
     ) -> OutboxMessage:
-        """A rule decision; the rules write it in the transaction that records the decision."""
+        """A rule decision; the rules write it in the transaction that logs the decision."""
         return self.message(
             p.DecisionPayload(
-                self.station, line, dispenser, nzn, asn, allowed, reason, iso_instant(at), dict(details or {})
+                self.station,
+                line,
+                dispenser,
+                nzn,
+                asn,
+                allowed,
+                reason,
+                iso_instant(at),
+                kind,
+                dict(details or {}),
             )
         )
 
@@ -159,12 +170,16 @@ class MessageFactory:
         shift_id: str,
         event: str,
         at: dt.datetime,
-        employee: int,
+        operator: str,
+        *,
+        handed_to: str = "",
         summary: Mapping[str, Any] | None = None,
     ) -> OutboxMessage:
-        """A shift opened / closed / handed over; written with the shift row."""
+        """A shift opened / closed; written in the transaction of the shift row."""
         return self.message(
-            p.ShiftPayload(self.station, shift_id, event, iso_instant(at), employee, dict(summary or {}))
+            p.ShiftPayload(
+                self.station, shift_id, event, iso_instant(at), operator, handed_to, dict(summary or {})
+            )
         )
 
     def reply(

@@ -178,7 +178,10 @@ class DecisionPayload:
     asn: str
     allowed: bool
     reason: str
+    """The refusal / warning reason by name (`ok` when allowed without remark)."""
     at: str
+    kind: str = ""
+    """What was decided: `0x36` list query, `0x35` grey unlock, `desk`, `0x31` card inserted."""
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -188,7 +191,7 @@ class DecisionPayload:
 
 @dataclass(frozen=True, slots=True)
 class ShiftPayload:
-    """A shift opened, closed or handed over at the desk (with its summary)."""
+    """A shift opened or closed at the desk (a close carries the shift report's figures)."""
 
     TYPE: ClassVar[str] = "shift"
     STREAM: ClassVar[Stream] = Stream.EVENTS
@@ -196,8 +199,12 @@ class ShiftPayload:
     station: str
     shift_id: str
     event: str
+    """`open` or `close`."""
     at: str
-    employee: int
+    operator: str
+    """Who opened (or closed) the shift."""
+    handed_to: str = ""
+    """For a close with handover: who opens the next shift."""
     summary: dict[str, Any] = field(default_factory=dict)
 
     @property

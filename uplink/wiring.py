@@ -7,8 +7,8 @@ Layer: uplink (wiring only). In `edge.daemon.open_station`, after the `Station` 
 
 `install_uplink` validates `[uplink]` (raising `UplinkConfigError` with every problem), creates the
 `Uplink`, sets `services.outbox_for_record` (records and their uplink message commit together) and
-appends the uplink's task to `station.extra_tasks`. `check_uplink_config(config)` is the same
-validation for `station run --check`.
+appends the uplink's task to `station.extra_tasks`. `validate_uplink(config)` is the same validation
+for `station run --check` (it raises the daemon's `ConfigError`).
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from edge.config import Config
+from edge.config import Config, ConfigError
 from edge.events import EventBus
 from storage.db import Database
 from storage.lists import ListStore
 from uplink.appliers import Applier, Appliers, ListsApplier
 from uplink.config import UplinkSettings, parse_uplink
 from uplink.envelope import DocKind
+from uplink.errors import UplinkConfigError
 from uplink.monitor import AlarmSink
 from uplink.resend import Resender
 from uplink.service import Uplink
@@ -48,6 +49,14 @@ def check_uplink_config(config: Config) -> UplinkSettings | None:
         source=config.path.name,
         base=config.path.parent,
     )
+
+
+def validate_uplink(config: Config) -> UplinkSettings | None:
+    """`check_uplink_config` raising the daemon's `ConfigError` (for `station run`'s validators list)."""
+    try:
+        return check_uplink_config(config)
+    except UplinkConfigError as exc:
+        raise ConfigError(exc.problems) from exc
 
 
 def default_appliers(

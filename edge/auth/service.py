@@ -174,7 +174,11 @@ class AuthService:
             if challenge.card_asn == asn and not challenge.future.done():
                 if challenge.expires < self.monotonic():
                     continue
-                session = await self._grant(challenge.username, "password + card at a nozzle")
+                try:
+                    session = await self._grant(challenge.username, "password + card at a nozzle")
+                except LoginRefused as exc:  # locked meanwhile
+                    self._finish(challenge, exc)
+                    continue
                 self._finish(challenge, session)
 
     async def demo_login(self) -> Session:

@@ -52,9 +52,10 @@ def component_problems(config: Config) -> list[str]:
     """Validate the tables that components own (`[rules]`, `[uplink]` …), collecting every problem."""
     from edge.config import ConfigError
     from edge.rules_config import rules_settings
+    from uplink.wiring import validate_uplink
 
     problems: list[str] = []
-    validators: list[Callable[[Config], object]] = [rules_settings]
+    validators: list[Callable[[Config], object]] = [rules_settings, validate_uplink]
     for validate in validators:
         try:
             validate(config)

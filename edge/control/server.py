@@ -44,6 +44,7 @@ from edge.control.shifts import TOTALS_WAIT_S, ShiftService
 from edge.events import CardPresented, SaleStored, Subscription
 from protocol.messages import TotalsRead
 from storage.clock import Clock, utc_now
+from storage.errors import StorageError
 
 if TYPE_CHECKING:
     from edge.daemon import Station
@@ -73,6 +74,7 @@ class ControlError(Exception):
 
 
 def demo_from_env() -> bool:
+    """`STATION_DEMO=1` in the daemon's environment (set by `station demo`) allows the demo login."""
     return os.environ.get(DEMO_ENV, "") in ("1", "true", "yes")
 
 
@@ -114,7 +116,10 @@ class ControlServer:
         self.station = station
         self.path = Path(socket_path or (control.socket if control else default_path))
         self.mode = mode if mode is not None else (control.mode if control else 0o660)
-        self.demo = demo_from_env() if demo is None else demo
+        configured_demo = bool(
+            getattr(control, "demo", False)
+        )  # `[control] demo = true`, once the model has it
+        self.demo = (configured_demo or demo_from_env()) if demo is None else demo
         self.clock = clock
         self.queue_limit = queue_limit
         self.high_water_bytes = high_water_bytes
@@ -195,11 +200,14 @@ class ControlServer:
         if self._server is not None:
             self._server.close()
         for conn in list(self.connections):
-            with contextlib.suppress(Exception):
-                conn.writer.write(m.encode(m.Bye(reason="daemon stopping")))
-            conn.writer.transport.abort()
             for task in list(conn.tasks):
                 task.cancel()
+            transport = conn.writer.transport
+            if conn.dropped or transport.is_closing() or conn.buffered > self.high_water_bytes:
+                transport.abort()
+            else:
+                conn.writer.write(m.encode(m.Bye(reason="daemon stopping")))
+                conn.writer.close()
         if self._watch_sub is not None:
             self._watch_sub.close()
         with contextlib.suppress(OSError):
@@ -215,7 +223,10 @@ class ControlServer:
                 sub = self._watch_sub = self.station.bus.subscribe(WATCH_QUEUE_LIMIT)
             for event in await sub.wait():
                 if isinstance(event, CardPresented):
-                    await self.auth.card_presented(event.asn)
+                    try:
+                        await self.auth.card_presented(event.asn)
+                    except StorageError as exc:  # the login waits and times out; the watch goes on
+                        log.error("card %s at a nozzle: cannot complete a login: %s", event.asn[-4:], exc)
                 elif isinstance(event, SaleStored) and event.t_type & 0x0F in (5, 6):
                     self._read_totals_of(event.line, event.dispenser)
                 elif hasattr(event, "allowed") and hasattr(event, "asn"):
@@ -302,7 +313,11 @@ class ControlServer:
                     conn, m.Error(code=m.ErrorCode.BAD_REQUEST, message=f"{message.TYPE} is not a request")
                 )
                 return
-            reply = await self._dispatch(conn, message, tg)
+            try:
+                reply = await self._dispatch(conn, message, tg)
+            except StorageError as exc:
+                log.error("control request %s failed: %s", message.TYPE, exc)
+                reply = m.Error(code=m.ErrorCode.INTERNAL, message=f"the station database failed: {exc}")
             if reply is not None:
                 self._send(conn, m.reply_to(message, reply))
                 await self._flush(conn)

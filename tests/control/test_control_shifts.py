@@ -19,7 +19,7 @@ from protocol.messages import NozzleTotal, Totals
 from storage.audit import AuditLog
 from storage.clock import utc_now
 from storage.errors import StorageError
-from storage.shifts import ShiftStore
+from storage.shifts import REPORT_WIDTH, ShiftStore
 
 
 async def login(client: ControlClient, username: str = "operator1", password: str = "pw-operator-1") -> str:
@@ -124,7 +124,7 @@ async def test_handover_report_per_nozzle_and_employee(
     assert f"FORCED OFF (verification card {VERIFY_ASN})" in report.text
     assert "! bus1/2/3: totalizer moved 11.00, records 10.00: difference 1.00" in report.text
     assert "1 difference(s) flagged." in report.text
-    assert max(len(line) for line in report.text.splitlines()) <= 80, report.text
+    assert max(len(line) for line in report.text.splitlines()) <= REPORT_WIDTH, report.text
     table = list(csv.DictReader(io.StringIO(report.csv)))
     nozzle3 = next(r for r in table if r["section"] == "nozzle" and r["nzn"] == "3")
     assert (nozzle3["meter_volume"], nozzle3["volume"], nozzle3["difference"], nozzle3["flagged"]) == (

@@ -122,3 +122,20 @@ async def test_demo_logs_in_again_after_a_daemon_restart(daemon: FakeDaemon, soc
         await daemon.start()
         await until(pilot, lambda: app.session is not None and app.session is not first)
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
+
+
+async def test_keys_typed_ahead_land_in_the_right_fields(daemon: FakeDaemon, socket_path: Path) -> None:
+    """User name, Enter, password, Enter in one burst (as tmux send-keys or a fast typist sends them)."""
+    from textual import events
+
+    app = make_app(socket_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.link == "online")
+        await pilot.click("#username")
+        for ch in "senior1\rpw-senior-1\r":
+            key = "enter" if ch == "\r" else ch
+            app.post_message(events.Key(key, None if ch == "\r" else ch))  # no waiting between keys
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        login_request = await daemon.wait_request(m.Login)
+        assert isinstance(login_request, m.Login)
+        assert (login_request.username, login_request.password) == ("senior1", "pw-senior-1")

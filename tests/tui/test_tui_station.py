@@ -219,3 +219,17 @@ async def test_a_screen_far_behind_drops_its_inbox_and_resynchronises(
             assert len(app.inbox) <= MAX_INBOX + 1
         await daemon.wait_until(lambda: sum(isinstance(r, m.Subscribe) for r in daemon.requests) == 2)
         await until(pilot, lambda: app.link == "online" and not app.inbox)
+
+
+async def test_number_keys_switch_tabs_from_anywhere(daemon: FakeDaemon, socket_path: Path) -> None:
+    from textual.widgets import TabbedContent
+
+    app = make_app(socket_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await logged_in(pilot)
+        tabs = screen.query_one(TabbedContent)
+        for key, tab in [("2", "sales"), ("3", "alarms"), ("4", "lines"), ("5", "shift"), ("6", "decisions"),
+                         ("4", "lines"), ("1", "nozzles"), ("5", "shift"), ("3", "alarms")]:  # fmt: skip
+            await pilot.press(key)
+            await pilot.pause()
+            assert tabs.active == tab, (key, tabs.active)

@@ -101,18 +101,28 @@ def big_snapshot(count: int = 64) -> m.Snapshot:
     return dataclasses.replace(station_snapshot(), nozzles=nozzles)
 
 
-def canned_report(shift_id: int, by: str, handed_to: str) -> m.ShiftReport:
-    text = (
-        f"SHIFT HANDOVER REPORT  #{shift_id}  (final)\nClosed by {by}, handed over to {handed_to or '-'}\n\n"
-        "NOZZLE     PROD   TOT START    TOT END    METER    N    VOLUME    AMOUNT   DIFF\n"
-        "bus1/1/1   92#     1000.00    1035.00    35.00    4     35.00    262.50   0.00\n"
-        "bus1/2/3   92#      200.00     211.00    11.00    1     10.00     75.00   1.00!\n"
-        "! bus1/2/3: totalizer moved 11.00, records 10.00: difference 1.00\n"
-    )
-    return m.ShiftReport(
-        shift=m.ShiftView(id=shift_id, opened_at=T, opened_by="senior1", closed_at=T, closed_by=by, handed_to=handed_to),
-        generated_at=T, final=True, flagged=1, text=text, csv="section,line\nnozzle,bus1\n",
+def canned_report(shift_id: int, by: str, handed_to: str, *, final: bool = True) -> m.ShiftReport:
+    """A handover report rendered by the real renderer (`storage.shifts`), as the daemon sends it."""
+    from storage import shifts as sh
+
+    cash = sh.ReportPayment("cash", 3, 2_500, 18_750)
+    card = sh.ReportPayment("bank_card", 2, 2_000, 15_000)
+    nozzles = (
+        sh.ReportNozzle("bus1", 1, 1, "0092", "92#", 100_000, 103_500, T, T, 3_500, 4, 3_500, 26_250,
+                        (card, sh.ReportPayment("cash", 2, 1_500, 11_250)), 0, False),
+        sh.ReportNozzle("bus1", 2, 3, "0092", "92#", 20_000, 21_100, T, T, 1_100, 1, 1_000, 7_500,
+                        (sh.ReportPayment("cash", 1, 1_000, 7_500),), 100, True),
     )  # fmt: skip
+    duty = sh.ReportDuty("bus1", 1, 1, 12, T, T, 100_000, 103_500, 3_500, True, "10000611000000000077")
+    employees = (sh.ReportEmployee(12, (duty,), 3_500, 4, 3_500, 26_250, (card, cash), 0, False),)
+    view = sh.ShiftView(shift_id, T, "senior1", T if final else "", by if final else "", handed_to)
+    report = sh.ShiftReport(view, T, final, nozzles, employees, (card, cash), 5, 4_500, 33_750, 1, 0)
+    report = dataclasses.replace(
+        report,
+        text=sh.report_text(report, title="Station DEMO-0001 — Demo station"),
+        csv=sh.report_csv(report),
+    )
+    return m.from_json(m.ShiftReport, sh.report_json(report))
 
 
 @dataclass(eq=False)
@@ -292,7 +302,7 @@ class FakeDaemon:
                 self.push(m.Shift(shift=report.shift))
                 return m.Report(report=report)
             case m.GetReport():
-                return m.Report(report=dataclasses.replace(canned_report(self.shift_id, "", ""), final=False))
+                return m.Report(report=canned_report(self.shift_id, "", "", final=False))
             case m.ReadTotals():
                 return m.Totals(readings=(m.TotalsReading("bus1", 1, 1, 103_500, T, True),))
             case m.Ping():

@@ -19,7 +19,10 @@ UPDATE_ENV = "UPDATE_SNAPSHOTS"
 
 
 def make_app(socket_path: Path, **kwargs: object) -> StationApp:
-    return StationApp(socket_path, retry_s=0.05, blink=False, **kwargs)  # type: ignore[arg-type]
+    """The app as the tests run it: quick reconnects, no cursor blink, no animations (stable screens)."""
+    app = StationApp(socket_path, retry_s=0.05, blink=False, **kwargs)  # type: ignore[arg-type]
+    app.animation_level = "none"
+    return app
 
 
 async def until(pilot: Pilot[None], predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:

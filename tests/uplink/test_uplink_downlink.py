@@ -111,7 +111,9 @@ async def test_valid_documents_are_applied_whole(rig: Rig, db: Database) -> None
         chunk_bytes=32 * 1024,
     )
     await rig.send_doc(DocKind.LISTS, 2, {"mode": "delta", "lists": {"added": list_b64(1, asns(3, 50_000))}})
-    await rig.send_doc(DocKind.PRICES, 1, PRICES)
+    await rig.send_doc(
+        DocKind.PRICES, 1, {**PRICES, "nozzles": [{"nzn": 2, "prices": [760], "density": 725}]}
+    )
     await rig.send_doc(
         DocKind.CALENDAR, 1, {"holidays": ["2024-10-01"], "shifted_working_days": ["2024-09-29"]}
     )
@@ -120,7 +122,19 @@ async def test_valid_documents_are_applied_whole(rig: Rig, db: Database) -> None
     await rig.send_doc(
         DocKind.GREY,
         1,
-        {"records": [{"station": "S9", "line": "bus1", "dispenser": 2, "pos_ttc": 9, "raw": grey_raw.hex()}]},
+        {
+            "records": [
+                {
+                    "station": "S9",
+                    "line": "bus1",
+                    "dispenser": 2,
+                    "pos_ttc": 9,
+                    "raw": grey_raw.hex(),
+                    "province": 0x11,
+                    "locked_at": "2024-05-01T08:00:09",
+                }
+            ]
+        },
     )
     replies = await rig.wait_replies(6)
     assert [(r.kind, r.outcome) for r in replies] == [
@@ -137,12 +151,14 @@ async def test_valid_documents_are_applied_whole(rig: Rig, db: Database) -> None
     assert current.is_blacklisted(asns(1, 50_001)[0])
     prices = await rig.docs.prices_in_force(dt.datetime(2024, 6, 1))
     assert prices is not None and prices.products[0].prices == (745, 740)
+    assert (prices.nozzles[0].nzn, prices.nozzles[0].prices, prices.nozzles[0].density) == (2, (760,), 725)
     calendar = await rig.docs.calendar()
     assert calendar is not None and dt.date(2024, 10, 1) in calendar.holidays
     config = await rig.docs.config()
     assert config is not None and config.settings["rules"]["grey_delay_working_days"] == 3
     greys = await rig.docs.grey_records()
     assert greys is not None and greys.records[0].record == grey
+    assert (greys.records[0].province, greys.records[0].locked_at) == (0x11, dt.datetime(2024, 5, 1, 8, 0, 9))
     audit = await rig.uplink.store.audit_entries()
     assert {a.outcome for a in audit} == {"applied"}
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from uplink_helpers import STATION, STATION_PASSWORD, make_record
 
-from edge.config import parse_config
+from edge.config import ConfigError, parse_config
 from edge.daemon import open_station
 from uplink.errors import UplinkConfigError
-from uplink.wiring import check_uplink_config, install_uplink
+from uplink.wiring import check_uplink_config, install_uplink, validate_uplink
 
 
 def config_doc(tmp_path: Path, uplink: dict[str, object] | None) -> dict[str, object]:
@@ -63,3 +63,6 @@ async def test_no_table_no_uplink_and_bad_tables_fail_at_start(tmp_path: Path) -
         check_uplink_config(bad)
     assert any(p.startswith("station.toml: uplink.url:") for p in info.value.problems)
     assert any(p.startswith("station.toml: uplink.window:") for p in info.value.problems)
+    with pytest.raises(ConfigError) as as_daemon_error:
+        validate_uplink(bad)
+    assert as_daemon_error.value.problems == info.value.problems

@@ -18,6 +18,7 @@ from textual.widgets import Button, Footer, Input, Label, Static
 
 from edge.control import messages as m
 from tui.client import NotConnected
+from tui.widgets.fields import TypeAheadInput
 from tui.widgets.status import StatusBar
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ ERROR_WORDS = {
 
 class LoginScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "enter", "Log in", priority=True, show=False),
         Binding("ctrl+q", "app.quit", "Quit"),
     ]
 
@@ -55,7 +55,7 @@ class LoginScreen(Screen[None]):
         with Center(), Vertical(id="login-box"):
             yield Label("Operator login", id="login-title")
             yield Static(id="login-daemon")
-            yield Input(placeholder="user name", id="username")
+            yield TypeAheadInput(placeholder="user name", id="username", next_field="password")
             yield Input(placeholder="password", password=True, id="password")
             yield Input(placeholder="employee card number", id="card", classes="-hidden")
             yield Button("Log in", id="login-button", variant="primary")
@@ -79,18 +79,11 @@ class LoginScreen(Screen[None]):
         message.update(text)
         message.set_class(error, "-error")
 
-    def action_enter(self) -> None:
-        """Enter moves on or submits. A priority binding runs in the app's own key loop, before the
-        next key is forwarded, so a user name, Enter and a password typed ahead (or sent by tmux or a
-        card scanner in one burst) land in the right fields."""
-        focused = self.focused
-        if focused is self.query_one("#username"):
-            self.query_one("#password", Input).focus()
-        elif focused is self.query_one("#card"):
-            self._submit_card()
-        else:
-            self._submit()
+    @on(Input.Submitted, "#username")
+    def _next(self) -> None:
+        self.query_one("#password", Input).focus()
 
+    @on(Input.Submitted, "#password")
     @on(Button.Pressed, "#login-button")
     def _submit(self) -> None:
         if self._challenge is not None:
@@ -104,6 +97,7 @@ class LoginScreen(Screen[None]):
             return
         self.login(username, password)
 
+    @on(Input.Submitted, "#card")
     def _submit_card(self) -> None:
         if self._challenge is not None:
             self.send_card(self._challenge.challenge, self.query_one("#card", Input).value.strip())
@@ -148,8 +142,8 @@ class LoginScreen(Screen[None]):
     async def send_card(self, challenge: str, asn: str) -> None:
         try:
             reply = await self.station_app.client.request(m.LoginCard(challenge=challenge, asn=asn))
-        except NotConnected:
-            self.say("The daemon is not running.", error=True)
+        except (NotConnected, TimeoutError):
+            self.say("The daemon does not answer.", error=True)
             return
         if isinstance(reply, m.Error):
             self._refused(reply)

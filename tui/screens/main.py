@@ -153,6 +153,7 @@ class MainScreen(Screen[None]):
             if widget.focusable:
                 widget.focus()
                 return
+        self.set_focus(None)  # a focused widget left behind in a hidden pane would pull its tab back
 
     @on(AlarmsTable.AckRequested)
     def _ack(self, event: AlarmsTable.AckRequested) -> None:
@@ -187,6 +188,9 @@ class MainScreen(Screen[None]):
             reply = await app.send_command(request)
         except NotConnected:
             self.notify("The daemon is not running.", severity="error")
+            return
+        except TimeoutError:
+            self.notify(f"No answer from the daemon to {request.TYPE}.", severity="error")
             return
         if isinstance(reply, m.Error):
             if reply.code == m.ErrorCode.UNAUTHENTICATED:

@@ -14,7 +14,7 @@ from edge.control import messages as m
 from tui import format as fmt
 
 
-class ShiftPanel(Vertical):
+class ShiftPanel(Vertical, can_focus=True):
     def compose(self) -> Iterable[Static]:
         yield Static(id="shift-info")
         yield Static(id="totals-info")
