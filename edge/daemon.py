@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import logging
 import signal
@@ -105,6 +106,22 @@ async def open_station(config: Config) -> Station:
     from uplink.wiring import install_uplink
 
     station.uplink = install_uplink(station)  # None without an [uplink] table (embedded default)
+    if station.uplink is not None:
+        factory = station.uplink.factory
+        services.outbox_for_totals = lambda line, pos_p, totals, at: [factory.totals(line, pos_p, totals, at)]
+        rules.decisions.outbox = lambda d, row_id: [
+            factory.decision(
+                d.line,
+                d.dispenser,
+                d.nzn,
+                d.asn,
+                d.allowed,
+                d.reason_name,
+                d.at or dt.datetime.now(dt.UTC),
+                kind=d.kind,
+                details={"decision_id": row_id, "reason": d.reason, "words": d.words, **dict(d.details)},
+            )
+        ]
     return station
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from storage.clock import Clock, iso_instant, iso_local, parse_instant, utc_now
 from storage.db import Database
+from storage.outbox import OutboxMessage, enqueue_in
 
 __all__ = ["DECISION_KINDS", "DecisionLog", "StoredDecision"]
 
@@ -78,6 +79,8 @@ class DecisionLog:
     def __init__(self, db: Database, *, clock: Clock = utc_now) -> None:
         self._db = db
         self._clock = clock
+        self.outbox: Callable[[StoredDecision, int], Sequence[OutboxMessage]] | None = None
+        """Uplink messages for a decision, queued in the transaction that stores it (store-and-forward)."""
 
     async def append(self, decision: StoredDecision) -> int:
         """Store one decision (committed when this returns); returns its row id."""
@@ -104,6 +107,8 @@ class DecisionLog:
                     json.dumps(dict(decision.details), sort_keys=True, default=str),
                 ),
             )
+            if self.outbox is not None:
+                await enqueue_in(tx, self.outbox(decision, int(row[0])), now=self._clock())
         return int(row[0])
 
     async def recent(self, limit: int = 100, *, asn: str | None = None) -> list[StoredDecision]:
