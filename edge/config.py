@@ -160,6 +160,8 @@ class ControlConfig:
     """Unix socket of the local control API (default: `control.sock` beside the database)."""
     mode: int = 0o660
     """File permissions of the socket."""
+    demo: bool = False
+    """Allow the demo operator login (for `station demo` only; also STATION_DEMO=1)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,11 +311,12 @@ def parse_config(doc: dict[str, Any], path: Path) -> Config:
 
     control = None
     if "control" in top:
-        ct = ck.table(top["control"], "control", {"socket", "mode"})
+        ct = ck.table(top["control"], "control", {"socket", "mode", "demo"})
         sock = ck.get(ct, "socket", "control.socket", str, "")
         control = ControlConfig(
             socket=(base / sock).resolve() if sock else database.parent / "control.sock",
             mode=ck.get(ct, "mode", "control.mode", int, 0o660, _range(0, 0o777)),
+            demo=ck.get(ct, "demo", "control.demo", bool, False),
         )
     else:
         control = ControlConfig(socket=database.parent / "control.sock")

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.config import Config, LineConfig, LineMode
-from edge.events import EventBus
+from edge.control.server import control_task
+from edge.events import AlarmCleared, AlarmRaised, EventBus
 from edge.framed import FramedLine
 from edge.multidrop import MultiDropDriver
 from edge.p2p import PointToPointDriver
@@ -64,18 +65,22 @@ class Station:
 
 
 class BusAlarms:
-    """Alarms stored durably and published on the bus."""
+    """Alarms stored durably and published on the bus (raised and cleared)."""
 
-    def __init__(self, alarms: Alarms) -> None:
+    def __init__(self, alarms: Alarms, bus: EventBus) -> None:
         self._alarms = alarms
+        self._bus = bus
 
     async def raise_alarm(
         self, source: str, code: str, severity: str, message: str, details: dict[str, Any] | None = None
     ) -> int:
-        return int(await self._alarms.raise_alarm(source, code, severity, message, details or {}))
+        alarm_id = int(await self._alarms.raise_alarm(source, code, severity, message, details or {}))
+        self._bus.publish(AlarmRaised(source, code, severity, message, dt.datetime.now(), alarm_id))
+        return alarm_id
 
     async def clear(self, source: str, code: str) -> None:
-        await self._alarms.clear(source, code)
+        if await self._alarms.clear(source, code):
+            self._bus.publish(AlarmCleared(source, code, dt.datetime.now()))
 
 
 async def open_station(config: Config) -> Station:
@@ -84,10 +89,10 @@ async def open_station(config: Config) -> Station:
     alarms = Alarms(db)
     lists = await asyncio.to_thread(ListStore.open, config.storage.lists_dir)
     bus = EventBus()
-    rules = await open_rules(config, db, journal, lists, bus, BusAlarms(alarms))
+    rules = await open_rules(config, db, journal, lists, bus, BusAlarms(alarms, bus))
     services = Services(
         journal=journal,
-        alarms=BusAlarms(alarms),
+        alarms=BusAlarms(alarms, bus),
         catalog=rules.catalog,
         authority=rules.authority,
         bus=bus,
@@ -96,6 +101,7 @@ async def open_station(config: Config) -> Station:
     )
     station = Station(config, db, journal, alarms, lists, bus, services)
     station.extra_tasks.extend(rules.tasks)
+    station.extra_tasks.append(control_task)
     for line in config.lines:
         station.sessions[line.name] = [
             DispenserSession.create(

@@ -77,6 +77,8 @@ class SaleStored:
     emp: int
     time: str
     at: dt.datetime
+    unit: int = 0
+    """Record UNIT: b1-0 money/points, b7-4 payment mode (0 cash, 1 ticket, 2 credit, 3 bank card …)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,16 @@ class AlarmRaised:
     code: str
     severity: str
     message: str
+    at: dt.datetime
+    alarm_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmCleared:
+    """The condition behind an active alarm is gone (the alarm row keeps its history)."""
+
+    source: str
+    code: str
     at: dt.datetime
     alarm_id: int | None = None
 

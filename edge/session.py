@@ -329,6 +329,7 @@ class DispenserSession:
                     record.emp,
                     record.time.isoformat() if isinstance(record.time, dt.datetime) else record.time,
                     now,
+                    record.unit,
                 )
             )
             self._deferred.append((record, result))
@@ -389,11 +390,11 @@ class DispenserSession:
     async def _alarm(
         self, code: str, severity: str, message: str, details: dict[str, Any] | None = None
     ) -> None:
-        alarm_id = None
+        """Raise an alarm (the alarm sink stores it and publishes it on the bus)."""
         try:
-            alarm_id = await self.services.alarms.raise_alarm(self.source, code, severity, message, details)
-        except Exception:  # an alarm that cannot be stored is still logged and shown
+            await self.services.alarms.raise_alarm(self.source, code, severity, message, details)
+        except (StorageError, sqlite3.Error, OSError):  # an alarm that cannot be stored is still shown
             log.exception("cannot store alarm %s for %s", code, self.source)
-        self.services.bus.publish(
-            AlarmRaised(self.source, code, severity, message, self.services.clock(), alarm_id)
-        )
+            self.services.bus.publish(
+                AlarmRaised(self.source, code, severity, message, self.services.clock())
+            )

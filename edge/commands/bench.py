@@ -53,7 +53,11 @@ BENCHES: dict[str, Bench] = {
         "bench.poll",
         "multi-drop poll rate with wire-time emulation at 9600 and 115200 baud, 16 dispensers, as a "
         "fraction of the wire-time limit (target >= 0.9)",
-        (Option("--seconds", "seconds", float, 10.0, "measuring window per baud rate (default %(default)s)"),),
+        (
+            Option(
+                "--seconds", "seconds", float, 10.0, "measuring window per baud rate (default %(default)s)"
+            ),
+        ),
     ),
     "idle": Bench(
         "bench.idle",
@@ -67,6 +71,11 @@ BENCHES: dict[str, Bench] = {
         (Option("--entries", "entries", int, 1_000_000, "list size (default %(default)s)"),),
     ),
     "decide": Bench("bench.decide", "full card-rules decision p50/p99 against a 1 000 000-entry list"),
+    "tui": Bench(
+        "bench.tui",
+        "control API fan-out to viewers and how fast the TUI follows a 64-nozzle burst",
+        (SECONDS, Option("--clients", "clients", int, 4, "subscribed viewers (default %(default)s)")),
+    ),
     "drain": Bench(
         "bench.drain",
         "drain of an outbox backlog to a local mosquitto at QoS 1 (target 100 000 in < 60 s)",

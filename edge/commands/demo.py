@@ -49,7 +49,12 @@ def run(args: argparse.Namespace) -> int:
     daemon = None
     try:
         wait_for_paths([data / "tty-bus1", data / "tty-p2p1"], sim)
-        daemon = start("station", station_command("run", "--config", str(config)), data / "station.log")
+        daemon = start(
+            "station",
+            station_command("run", "--config", str(config)),
+            data / "station.log",
+            env={"STATION_DEMO": "1"},
+        )
         if args.headless:
             deadline = time.monotonic() + args.seconds
             while time.monotonic() < deadline and daemon.popen.poll() is None and sim.popen.poll() is None:

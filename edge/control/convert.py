@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from edge.daemon import Station
 
 RECENT_SALES = 50
+PAID_KINDS = frozenset({0, 3, 4, 7, 9})
+"""Record kinds whose UNIT b7-4 says how the sale was paid (not grey, duty or price records)."""
 SNAPSHOT_DECISIONS = 20
 
 
@@ -81,7 +83,10 @@ class Products:
         return self._nozzles.get((line, dispenser, nzn), "")
 
     def name(self, g_code: str) -> str:
-        return self._by_code.get(g_code, (g_code, ""))[0] if g_code else ""
+        """The product's name; the code itself when not configured; '' for no product (`0000`)."""
+        if not g_code or set(g_code) == {"0"}:
+            return ""
+        return self._by_code.get(g_code, (g_code, ""))[0]
 
     def unit(self, g_code: str) -> str:
         return self._by_code.get(g_code, ("", "L"))[1]
@@ -122,7 +127,7 @@ def sale_message(event: SaleStored, products: Products) -> m.Sale:
         g_code=event.g_code,
         product=products.name(event.g_code),
         emp=event.emp,
-        payment=m.payment_mode(unit) if isinstance(unit, int) else "",
+        payment=m.payment_mode(unit) if isinstance(unit, int) and event.t_type & 0x0F in PAID_KINDS else "",
         time=event.time,
         at=when(event.at),
     )
@@ -153,7 +158,11 @@ def decision_message(event: Any) -> m.Decision:
     and `allowed`); the reason is its name (`blacklisted` …) with the numeric code as a fallback."""
     name = getattr(event, "reason_name", "") or ""
     code = getattr(event, "reason", "")
-    reason = str(name) if name else ("" if code in (0, "", None) else str(getattr(code, "name", code)))
+    allowed = bool(getattr(event, "allowed", False))
+    if allowed and code in (0, "", None):
+        reason = ""
+    else:
+        reason = str(name) if name else ("" if code in (0, "", None) else str(getattr(code, "name", code)))
     words = getattr(event, "words", "") or getattr(event, "message", "") or ""
     warnings = getattr(event, "warnings", ()) or ()
     return m.Decision(
@@ -161,7 +170,7 @@ def decision_message(event: Any) -> m.Decision:
         dispenser=int(getattr(event, "dispenser", 0) or 0),
         nzn=int(getattr(event, "nzn", 0) or 0),
         asn=str(getattr(event, "asn", "")),
-        allowed=bool(getattr(event, "allowed", False)),
+        allowed=allowed,
         reason=reason.lower(),
         words=str(words),
         warnings=tuple(str(w) for w in warnings),
@@ -299,7 +308,7 @@ async def build_snapshot(
             g_code=r["g_code"],
             product=products.name(r["g_code"]),
             emp=int(r["emp"]),
-            payment=m.payment_mode(int(r["unit"])),
+            payment=m.payment_mode(int(r["unit"])) if int(r["t_type"]) & 0x0F in PAID_KINDS else "",
             time=r["time"] or "",
             at=when(dt.datetime.fromisoformat(r["received_at"])),
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from edge.control import messages as m
 from edge.control.convert import ShiftChanged
@@ -21,6 +21,8 @@ from protocol.messages import TotalsRead
 from storage import operators as ops
 from storage.audit import append_in
 from storage.clock import Clock, utc_now
+from storage.db import Tx
+from storage.outbox import enqueue_in
 from storage.shifts import (
     NozzleRef,
     Reading,
@@ -158,6 +160,7 @@ class ShiftService:
                 details={"readings": len(readings), "stale": sum(not r.fresh for r in readings)},
                 now=now,
             )
+            await self._uplink(tx, str(shift.id), "open", now, actor)
         self.station.bus.publish(ShiftChanged(shift))
         return shift
 
@@ -197,6 +200,9 @@ class ShiftService:
                 details={"handover_to": handover_to, "flagged": report.flagged, "note": note},
                 now=now,
             )
+            await self._uplink(
+                tx, str(closed.id), "close", now, actor, handed_to=handover_to, summary=report_json(report)
+            )
             if handover_to:
                 next_shift = await open_in(tx, handover_to, readings, now=now, note=f"handed over by {actor}")
                 await append_in(
@@ -208,10 +214,29 @@ class ShiftService:
                     details={"for": handover_to, "handover_from": closed.id},
                     now=now,
                 )
+                await self._uplink(tx, str(next_shift.id), "open", now, handover_to)
         self.station.bus.publish(ShiftChanged(closed))
         if next_shift is not None:
             self.station.bus.publish(ShiftChanged(next_shift))
         return m.from_json(m.ShiftReport, report_json(report))
+
+    async def _uplink(
+        self,
+        tx: Tx,
+        shift_id: str,
+        event: str,
+        now: dt.datetime,
+        operator: str,
+        *,
+        handed_to: str = "",
+        summary: dict[str, Any] | None = None,
+    ) -> None:
+        """Queue the shift record for the centre in the shift's own transaction (store-and-forward)."""
+        uplink = getattr(self.station, "uplink", None)
+        if uplink is None:
+            return
+        message = uplink.factory.shift(shift_id, event, now, operator, handed_to=handed_to, summary=summary)
+        await enqueue_in(tx, [message], now=now)
 
     async def report(self, shift_id: int | None = None) -> m.ShiftReport:
         shift = await (self.store.current() if shift_id is None else self.store.get(shift_id))

@@ -221,3 +221,27 @@ async def test_audit_log_is_append_only_and_chained(station: Station) -> None:
     conn.commit()
     conn.close()
     assert await audit.verify() == [2]
+
+
+async def test_shift_records_queued_for_the_centre_in_the_shift_transaction(
+    server: ControlServer, station: Station, operators, connect
+) -> None:
+    from storage.outbox import Outbox
+    from uplink.messages import MessageFactory
+
+    class UplinkStub:  # the real factory; only the network side is absent
+        factory = MessageFactory(station.config.station.id)
+
+    station.uplink = UplinkStub()
+    d1, d2 = station.sessions["bus1"]
+    d1.online = d2.online = True
+    client = await connect()
+    token = await login(client)
+    answers = {1: {1: 100_000, 2: 50_000}, 2: {3: 20_000, 4: 0}}
+    await with_totals(server, m.OpenShift(token=token), client, answers)
+    await with_totals(server, m.CloseShift(token=token), client, answers)
+    messages = [msg for _, msg in await Outbox(station.db).peek(100) if b'"shift"' in msg.payload]
+    events = [b'"open"' in msg.payload for msg in messages], [b'"close"' in msg.payload for msg in messages]
+    assert len(messages) == 2
+    assert events == ([True, False], [False, True])
+    assert all(msg.topic.startswith(f"station/{station.config.station.id}/") for msg in messages)

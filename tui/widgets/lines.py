@@ -61,7 +61,7 @@ class LinesPanel(Vertical):
     def compose(self) -> Iterable[Label | KeyedTable | Log]:
         yield KeyedTable(LINE_COLUMNS, id="lines-table")
         yield KeyedTable(DISPENSER_COLUMNS, id="dispensers-table")
-        yield Label("Frame trace (latest frame per line)", classes="section-title")
+        yield Label("Frame trace", classes="section-title")
         yield Log(id="trace-log", max_lines=MAX_TRACE_LINES, auto_scroll=True)
 
     def show_lines(self, lines: Iterable[m.LineStats], *, reset: bool = False) -> None:
