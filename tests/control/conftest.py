@@ -11,27 +11,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from control_testkit import CONFIG
+from control_testkit import CONFIG, add_operator, password_of, username_of
 
-from edge.auth import passwords
 from edge.config import load_config
 from edge.control.client import ControlClient
 from edge.control.messages import Role
 from edge.control.server import ControlServer
 from edge.daemon import Station, open_station
-from storage import operators as ops
-from storage.clock import utc_now
-
-FAST = passwords.ScryptParams(log2_n=4, r=8, p=1)
-"""Cheap scrypt parameters for test operators (the stored hash carries them; production uses 2^14)."""
-
-
-def password_of(role: Role) -> str:
-    return f"pw-{role.value}-1"
-
-
-def username_of(role: Role) -> str:
-    return f"{role.value}1"
 
 
 @pytest.fixture
@@ -92,15 +78,6 @@ async def connect(server: ControlServer) -> AsyncIterator[Callable[[], Awaitable
     finally:
         for client in clients:
             await client.close()
-
-
-async def add_operator(
-    station: Station, username: str, role: Role, password: str, card: str | None = None
-) -> None:
-    async with station.db.transaction() as tx:
-        await ops.add_in(
-            tx, username, role.value, passwords.hash_password(password, FAST), now=utc_now(), card_asn=card
-        )
 
 
 @pytest.fixture

@@ -6,11 +6,16 @@ import asyncio
 import dataclasses
 import datetime as dt
 
+from edge.auth import passwords
+from edge.control.messages import Role
 from edge.control.shifts import ShiftService
+from edge.daemon import Station
 from edge.events import FrameTraced
 from edge.session import DispenserSession
 from protocol.messages import NozzleTotal, RecordUpload, Totals, TotalsRead
 from protocol.record import RECORD_STRUCT, TransactionRecord
+from storage import operators as ops
+from storage.clock import utc_now
 
 CONFIG = """\
 [station]
@@ -81,3 +86,26 @@ async def answer_totals(shifts: ShiftService, session: DispenserSession, totals:
     session.reads.remove(TotalsRead())
     await session.handle(Totals(totals=tuple(NozzleTotal(n, v) for n, v in sorted(totals.items()))))
     session.services.bus.publish(FrameTraced(session.line, "P", "38", "Totals", dt.datetime.now()))
+
+
+# --- operators (shared by conftest and the tests) ---------------------------------------------------
+
+FAST = passwords.ScryptParams(log2_n=4, r=8, p=1)
+"""Cheap scrypt parameters for test operators (the stored hash carries them; production uses 2^14)."""
+
+
+def password_of(role: Role) -> str:
+    return f"pw-{role.value}-1"
+
+
+def username_of(role: Role) -> str:
+    return f"{role.value}1"
+
+
+async def add_operator(
+    station: Station, username: str, role: Role, password: str, card: str | None = None
+) -> None:
+    async with station.db.transaction() as tx:
+        await ops.add_in(
+            tx, username, role.value, passwords.hash_password(password, FAST), now=utc_now(), card_asn=card
+        )

@@ -6,8 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import FAST, add_operator
-from control_testkit import EMPLOYEE_ASN
+from control_testkit import EMPLOYEE_ASN, FAST, add_operator
 
 from edge.auth import passwords
 from edge.auth.service import AuthService

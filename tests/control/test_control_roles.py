@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from conftest import add_operator, password_of, username_of
+from control_testkit import add_operator, password_of, username_of
 
 from edge.auth.roles import PERMISSIONS, may_manage
 from edge.control import messages as m
