@@ -72,6 +72,11 @@ BENCHES: dict[str, Bench] = {
     ),
     "decide": Bench("bench.decide", "full card-rules decision p50/p99 against a 1 000 000-entry list"),
     "tui": Bench(
+        "bench.tui_load",
+        "64 nozzles updating at 5 Hz: the TUI's CPU share and the daemon's poll rate with and without it",
+        (Option("--seconds", "seconds", float, 20.0, "measuring window per phase (default %(default)s)"),),
+    ),
+    "fanout": Bench(
         "bench.tui",
         "control API fan-out to viewers and how fast the TUI follows a 64-nozzle burst",
         (SECONDS, Option("--clients", "clients", int, 4, "subscribed viewers (default %(default)s)")),

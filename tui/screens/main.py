@@ -57,6 +57,9 @@ class MainScreen(Screen[None]):
         Binding("ctrl+q", "app.quit", "Quit"),
     ]
 
+    _lines_stale = False
+    """The line diagnostics changed while their tab was hidden."""
+
     @property
     def station_app(self) -> StationApp:
         from tui.app import StationApp
@@ -107,10 +110,14 @@ class MainScreen(Screen[None]):
             for key in changes.alarms_removed:
                 alarms.discard(key)
         lines = self.query_one(LinesPanel)
-        if everything:
-            lines.show_lines(model.lines.values(), reset=True)
-            lines.show_dispensers(model.dispensers.items(), reset=True)
-            lines.show_traces(model.traces, reset=True)
+        if self.query_one(TabbedContent).active != "lines":
+            # The diagnostics change with every frame on every line: a hidden tab is brought up to
+            # date when it is shown (`_show_lines`), not on every batch.
+            self._lines_stale = self._lines_stale or bool(
+                everything or changes.lines or changes.dispensers or changes.traces
+            )
+        elif everything:
+            self._show_lines()
         else:
             lines.show_lines(model.lines[k] for k in sorted(changes.lines))
             lines.show_dispensers((k, model.dispensers[k]) for k in sorted(changes.dispensers))
@@ -143,8 +150,18 @@ class MainScreen(Screen[None]):
 
     @on(TabbedContent.TabActivated)
     def _tab_clicked(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "lines" and self._lines_stale:
+            self._show_lines()
         if event.pane.id:
             self._focus_pane(event.pane.id)
+
+    def _show_lines(self) -> None:
+        model = self.station_app.model
+        lines = self.query_one(LinesPanel)
+        lines.show_lines(model.lines.values(), reset=True)
+        lines.show_dispensers(model.dispensers.items(), reset=True)
+        lines.show_traces(model.traces, reset=True)
+        self._lines_stale = False
 
     def _focus_pane(self, tab: str) -> None:
         """Keyboard first: the pane's first focusable widget takes the focus (and shows its keys)."""

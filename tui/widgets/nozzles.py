@@ -39,17 +39,28 @@ class NozzleTile(Static, can_focus=True):
         self.set_reactive(NozzleTile.nozzle, nozzle)
 
     def on_mount(self) -> None:
-        self.watch_nozzle(self.nozzle)
+        self.watch_nozzle(None, self.nozzle)
 
-    def watch_nozzle(self, nozzle: m.Nozzle | None) -> None:
+    def watch_nozzle(self, old: m.Nozzle | None, nozzle: m.Nozzle | None) -> None:
         if nozzle is None:
             return
-        self.border_title = f"N{nozzle.nzn} {nozzle.product or nozzle.g_code}"
-        self.border_subtitle = f"{nozzle.line}/{nozzle.dispenser}"
-        self.remove_class(*STATE_CLASSES)
-        self.add_class(f"-{nozzle.state}")
-        self.set_class(bool(nozzle.warning), "-warning")
-        self.update(tile_content(nozzle))
+        # Only what changed: class changes restyle the tile, so a fuelling tile that just counts up
+        # updates its text and nothing else (64 tiles at 5 Hz on a station box).
+        title = f"N{nozzle.nzn} {nozzle.product or nozzle.g_code}"
+        if self.border_title != title:
+            self.border_title = title
+        subtitle = f"{nozzle.line}/{nozzle.dispenser}"
+        if self.border_subtitle != subtitle:
+            self.border_subtitle = subtitle
+        state_class = f"-{nozzle.state}"
+        if not self.has_class(state_class):
+            self.remove_class(*STATE_CLASSES)
+            self.add_class(state_class)
+        if self.has_class("-warning") != bool(nozzle.warning):
+            self.set_class(bool(nozzle.warning), "-warning")
+        content = tile_content(nozzle)
+        if old is None or tile_content(old) != content or old.state != nozzle.state:
+            self.update(content)
 
 
 def tile_content(n: m.Nozzle) -> Content:
