@@ -30,7 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from protocol.codec import encode_message
 from protocol.messages import RecordUpload
-from protocol.record import TransactionRecord
+from protocol.record import sample_record
 from storage.clock import utc_now
 from storage.db import Database
 from storage.outbox import OutboxMessage, enqueue_in
@@ -46,26 +46,14 @@ FILL_CHUNK = 5000
 DEADLINE_S = 600.0
 LAG_PERIOD_S = 0.005
 
-_TEMPLATE = TransactionRecord(
+_TEMPLATE = sample_record(
     pos_ttc=0,
-    t_type=0x10,
     time=dt.datetime(2024, 5, 1, 8, 0, 0),
     asn="10000000000000000001",
-    bal=100_000,
     amn=12_345,
     ctc=17,
-    tac=0x11223344,
-    gmac=0,
-    psam_tac=0,
     psam_asn="00000000000000000001",
-    psam_tid=bytes.fromhex("010203040506"),
     psam_ttc=99,
-    ds=0,
-    unit=0,
-    c_type=0,
-    ver=0x11,
-    nzn=1,
-    g_code="0102",
     vol=1657,
     prc=745,
     emp=7,

@@ -21,38 +21,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from protocol.record import RECORD_STRUCT, TransactionRecord
+from protocol.record import RECORD_STRUCT, sample_record
 from storage.db import Database
 from storage.journal import Journal
 from storage.outbox import OutboxMessage
 
 TARGET_P99_MS = 20.0
 
-_TEMPLATE = TransactionRecord(
-    pos_ttc=0,
-    t_type=0x10,
-    time=dt.datetime(2024, 5, 1, 8, 0, 0),
-    asn="10000101000000012345",
-    bal=100_000,
-    amn=25_000,
-    ctc=7,
-    tac=0x11223344,
-    gmac=0,
-    psam_tac=0,
-    psam_asn="10000000000000000001",
-    psam_tid=bytes.fromhex("010203040506"),
-    psam_ttc=1,
-    ds=0,
-    unit=0,
-    c_type=0,
-    ver=0x11,
-    nzn=1,
-    g_code="0102",
-    vol=3_333,
-    prc=750,
-    emp=255,
-    v_tot=1_000_000,
-)
+_TEMPLATE = sample_record(pos_ttc=0, time=dt.datetime(2024, 5, 1, 8, 0, 0))
 
 
 def _percentile(sorted_values: list[float], fraction: float) -> float:

@@ -13,7 +13,7 @@ it means never acknowledging it. Building the parsed record gives back the same 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from enum import IntEnum
 from typing import Any
 
@@ -123,3 +123,36 @@ class TransactionRecord:
 
 
 RECORD_FIELDS = tuple(f.name for f in fields(TransactionRecord))
+
+
+SAMPLE_SALE = TransactionRecord(
+    pos_ttc=1,
+    t_type=T_TYPE_SIGNATURE_VALID | TxKind.SALE,
+    time=dt.datetime(2024, 5, 1, 8, 30, 0),
+    asn="10000101000000012345",
+    bal=100_000,
+    amn=25_000,
+    ctc=7,
+    tac=0x11223344,
+    gmac=0,
+    psam_tac=0,
+    psam_asn="10000000000000000001",
+    psam_tid=bytes.fromhex("010203040506"),
+    psam_ttc=1,
+    ds=0,
+    unit=0,
+    c_type=0,
+    ver=0x11,
+    nzn=1,
+    g_code="0102",
+    vol=3_333,
+    prc=750,
+    emp=EMP_NONE,
+    v_tot=1_000_000,
+)
+"""A representative normal sale (¥250.00, 33.33 L at ¥7.50/L) for benchmarks, tests and the docs."""
+
+
+def sample_record(**changes: Any) -> TransactionRecord:
+    """`SAMPLE_SALE` with some fields changed."""
+    return replace(SAMPLE_SALE, **changes)
