@@ -92,6 +92,7 @@ def bench_settings(broker: Mosquitto, folder: Path, **overrides: Any) -> UplinkS
         "allow_plaintext": True,
         "password_file": str(password),
         "live_interval_s": 0,
+        "max_rate_per_s": 0,  # the pump's own capacity; the daemon part of `station bench drain` runs capped
         **overrides,
     }
     settings = parse_uplink(table, station_id=STATION, base=folder)

