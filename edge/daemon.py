@@ -109,9 +109,11 @@ async def open_station(config: Config) -> Station:
             )
             for d in line.dispensers
         ]
+    from edge.centre_documents import centre_appliers
     from uplink.wiring import install_uplink
 
-    station.uplink = install_uplink(station)  # None without an [uplink] table (embedded default)
+    # None without an [uplink] table (embedded default)
+    station.uplink = install_uplink(station, extra_appliers=centre_appliers(rules))
     if station.uplink is not None:
         factory = station.uplink.factory
         services.outbox_for_totals = lambda line, pos_p, totals, at: [factory.totals(line, pos_p, totals, at)]

@@ -80,6 +80,9 @@ class RulesRuntime:
     calendar: CalendarHolder
     inbox: InboxWatcher
     decisions: DecisionLog
+    calendar_store: CalendarStore | None = None
+    remote_greys: RemoteGreyStore | None = None
+    place: StationPlace | None = None
     tasks: list[Callable[[Any], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
     async def on_record(self, line: str, dispenser: int, record: TransactionRecord, result: Any) -> None:
@@ -152,7 +155,19 @@ async def open_rules(
         "prices": prices_job,
     }
     inbox = InboxWatcher(inbox_dir(config, settings), appliers)
-    runtime = RulesRuntime(settings, authority, catalog, prices, counters, calendar, inbox, decisions)
+    runtime = RulesRuntime(
+        settings,
+        authority,
+        catalog,
+        prices,
+        counters,
+        calendar,
+        inbox,
+        decisions,
+        calendar_store,
+        remote,
+        place,
+    )
     runtime.tasks.extend([_task(prices.run), _task(authority.run), _task(inbox.run)])
     log.info(
         "rules: station %s province %02X, calendar with %d holidays, price version %d in force, %d tables",

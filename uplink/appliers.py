@@ -3,15 +3,15 @@
 Layer: uplink. The downlink verifies a document completely, then calls the applier registered for
 its kind, then records it (`uplink_documents`), its audit row and its reply in one transaction. An
 applier must apply all or nothing and raise `ApplyError` when it changed nothing; it may return a
-short text for the reply. Kinds without an applier are only stored durably (prices, calendar,
-configuration, grey records: read them with `uplink.docstore.CentreDocuments`).
+short text for the reply. Kinds without an applier are only stored durably (today: configuration;
+read it with `uplink.docstore.CentreDocuments`).
 
 The daemon wires (see `uplink.wiring.default_appliers`):
 
     lists   → ListsApplier(station.lists)     ListStore.replace_many: atomic, versions checked
     resend  → Resender(...)                   re-queues stored records (uplink.resend)
 
-and may add its own, e.g. prices → reload the dispensers' price table.
+and adds the rules' appliers (`edge.centre_documents`): prices, calendar, grey records.
 """
 
 from __future__ import annotations
