@@ -33,7 +33,7 @@ STATION = "S1"
 STATION_PASSWORD = "station-secret"
 CENTRE_PASSWORD = "centre-secret"
 USERS = {STATION: STATION_PASSWORD, "S2": "s2-secret", "centre": CENTRE_PASSWORD}
-DEADLINE_S = 20.0
+DEADLINE_S = 60.0
 
 
 # --- PKI ------------------------------------------------------------------------------------------
