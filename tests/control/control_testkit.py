@@ -80,7 +80,7 @@ async def store(session: DispenserSession, pos_ttc: int, **changes: object) -> T
 async def answer_totals(shifts: ShiftService, session: DispenserSession, totals: dict[int, int]) -> None:
     """Play the dispenser: once the shift service asked for the 0x38 totals, answer as the line driver
     would (the answer frame is traced on the bus, which is what wakes the waiting service)."""
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(30):
         await shifts.totals_requested.wait()
     assert TotalsRead() in session.reads
     session.reads.remove(TotalsRead())

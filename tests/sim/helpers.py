@@ -137,7 +137,7 @@ class PtyController:
             return None
         return frame, decode_message(frame.data, Direction.P)
 
-    def request(self, dst: int, msg: Message, timeout_s: float = 5.0) -> tuple[Frame, Message]:
+    def request(self, dst: int, msg: Message, timeout_s: float = 15.0) -> tuple[Frame, Message]:
         self.send(dst, msg)
         got = self.recv(timeout_s)
         assert got is not None, f"no answer to {msg!r}"

@@ -25,7 +25,7 @@ def make_app(socket_path: Path, **kwargs: object) -> StationApp:
     return app
 
 
-async def until(pilot: Pilot[None], predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
+async def until(pilot: Pilot[None], predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:
     """Let the app run until `predicate()` holds; fail after `timeout_s`."""
     async with asyncio.timeout(timeout_s):
         while not predicate():
