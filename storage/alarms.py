@@ -78,6 +78,16 @@ async def raise_in(
     return int(row[0])
 
 
+async def acknowledge_in(tx: Tx, alarm_id: int, by: str, *, now: dt.datetime) -> bool:
+    """`Alarms.acknowledge` inside the caller's transaction (with its audit row, say)."""
+    rows = await tx.execute(
+        "UPDATE alarms SET acknowledged_at = ?, acknowledged_by = ? "
+        "WHERE id = ? AND acknowledged_at IS NULL RETURNING id",
+        (iso_instant(now), by, alarm_id),
+    )
+    return bool(rows)
+
+
 async def clear_in(tx: Tx, source: str, code: str, *, now: dt.datetime) -> int | None:
     """Clear the active alarm (source, code) inside `tx`; returns its id, None if none was active."""
     row = await tx.fetchone(
@@ -135,12 +145,7 @@ class Alarms:
     async def acknowledge(self, alarm_id: int, by: str) -> bool:
         """Record who acknowledged the alarm; False if it does not exist or was already acknowledged."""
         async with self._db.transaction() as tx:
-            rows = await tx.execute(
-                "UPDATE alarms SET acknowledged_at = ?, acknowledged_by = ? "
-                "WHERE id = ? AND acknowledged_at IS NULL RETURNING id",
-                (iso_instant(self._clock()), by, alarm_id),
-            )
-        return bool(rows)
+            return await acknowledge_in(tx, alarm_id, by, now=self._clock())
 
     async def get(self, alarm_id: int) -> Alarm | None:
         row = await self._db.fetchone("SELECT * FROM alarms WHERE id = ?", (alarm_id,))

@@ -29,6 +29,7 @@ from edge.control import messages as m
 from edge.control.convert import AlarmAcknowledged, shift_message
 from edge.control.shifts import ShiftRequestError, ShiftService
 from storage import operators as ops
+from storage.alarms import acknowledge_in
 from storage.audit import AuditLog, Outcome, append_in
 from storage.clock import Clock, iso_instant, utc_now
 
@@ -152,18 +153,23 @@ class Commands:
         alarm = await self.station.alarms.get(request.alarm_id)
         if alarm is None:
             raise CommandError(m.ErrorCode.NOT_FOUND, f"no alarm {request.alarm_id}")
-        if not await self.station.alarms.acknowledge(request.alarm_id, session.username):
+        now = self.clock()
+        async with self.station.db.transaction() as tx:  # the acknowledgement and its audit row together
+            acknowledged = await acknowledge_in(tx, request.alarm_id, session.username, now=now)
+            if acknowledged:
+                await self._audit_in(
+                    tx,
+                    session,
+                    "ack_alarm",
+                    target=f"alarm {alarm.id}",
+                    details={"source": alarm.source, "code": alarm.code},
+                    now=now,
+                )
+        if not acknowledged:
             raise CommandError(
                 m.ErrorCode.CONFLICT,
                 f"alarm {request.alarm_id} was already acknowledged by {alarm.acknowledged_by}",
             )
-        await self._audit(
-            session,
-            "ack_alarm",
-            Outcome.OK,
-            target=f"alarm {alarm.id}",
-            details={"source": alarm.source, "code": alarm.code},
-        )
         self.station.bus.publish(AlarmAcknowledged(alarm.id, session.username, self.clock()))
         return m.Ok(message=f"alarm {alarm.id} acknowledged")
 
