@@ -152,6 +152,16 @@ def render(hello: object, snapshot: object) -> str:
     for a in snapshot.alarms[:5]:
         ack = f" (ack {a.acknowledged_by})" if a.acknowledged_by else ""
         out.append(f"  {a.severity.upper():<8} {a.source} {a.code}: {a.message}{ack}"[:100])
+    up = snapshot.uplink
+    if up:
+        age = up.get("outbox_oldest_age_s")
+        out.append(
+            f"Centre: {up.get('state')}"
+            + (f" ({up.get('broker')})" if up.get("broker") else "")
+            + f"; outbox {_n(up.get('outbox_depth'))} messages"
+            + (f", oldest {age} s" if age is not None else "")
+            + (f", draining {up.get('drain_rate_per_s')}/s" if up.get("drain_rate_per_s") else "")
+        )
     if snapshot.sales:
         last = snapshot.sales[0]
         out.append(

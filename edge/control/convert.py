@@ -330,4 +330,25 @@ async def build_snapshot(
         alarms=alarms,
         shift=shift_message(shift),
         decisions=decisions,
+        uplink=await uplink_view(station),
     )
+
+
+async def uplink_view(station: Station) -> dict[str, m.JsonScalar]:
+    """What `station status` and the TUI show about the centre link (flat, JSON scalars)."""
+    uplink = getattr(station, "uplink", None)
+    if uplink is None:
+        row = await station.db.fetchone("SELECT count(*) AS n FROM outbox")
+        return {"state": "not configured", "outbox_depth": int(row["n"]) if row else 0}
+    status = uplink.status()
+    outbox, downlink = status.get("outbox", {}), status.get("downlink", {})
+    return {
+        "state": status.get("state"),
+        "broker": status.get("broker"),
+        "outbox_depth": outbox.get("depth"),
+        "outbox_oldest_age_s": outbox.get("oldest_age_s"),
+        "drain_rate_per_s": outbox.get("drain_rate_per_s"),
+        "in_flight": outbox.get("in_flight"),
+        "downlink_applied": downlink.get("applied"),
+        "downlink_rejected": downlink.get("rejected"),
+    }

@@ -472,6 +472,9 @@ class Snapshot(Reply):
     """Active alarms, oldest first."""
     shift: ShiftView | None = None
     decisions: tuple[Decision, ...] = ()
+    uplink: dict[str, JsonScalar] = dataclasses.field(default_factory=dict)
+    """The centre link: `state` (`not configured`, `connected` …), `broker`, `outbox_depth`,
+    `outbox_oldest_age_s`, `drain_rate_per_s`, `in_flight`, `downlink_applied`, `downlink_rejected`."""
 
 
 @dataclass(frozen=True, slots=True)

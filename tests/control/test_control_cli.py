@@ -39,6 +39,7 @@ async def test_status_prints_a_summary(
     assert "Nozzles: 4 — 1 finished, 3 offline" in out
     assert "  bus1/1/1 92#    FINISHED  ¥   75.00   10.00 L" in out
     assert "Last record: bus1/1 #5 sale ¥75.00" in out
+    assert "Centre: not configured; outbox 0 messages" in out
 
 
 async def test_status_json(server: ControlServer, capsys: pytest.CaptureFixture[str]) -> None:
@@ -47,6 +48,7 @@ async def test_status_json(server: ControlServer, capsys: pytest.CaptureFixture[
     doc = json.loads(capsys.readouterr().out)
     assert doc["hello"]["station_id"] == "TEST-0001"
     assert len(doc["snapshot"]["nozzles"]) == 4
+    assert doc["snapshot"]["uplink"] == {"state": "not configured", "outbox_depth": 0}
 
 
 def test_status_when_the_daemon_is_not_running(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sqlite3
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -124,6 +126,15 @@ def test_centre_gets_every_record_once_through_broker_outage_and_daemon_kills(
             lambda: len(centre_records(out)) >= len(expected), 120, "the centre to receive the backlog"
         )
         wait_until(lambda: outbox_depth(database) == 0, 60, "an empty outbox")
+        status = subprocess.run(
+            [sys.executable, "-m", "edge.cli", "status", "--config", str(station.config)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert status.returncode == 0, status.stderr
+        # The outbox figures are visible (new alarms and events may be queued at any moment).
+        assert re.search(
+            rf"Centre: connected \({re.escape(broker.url)}\); outbox \d+ messages", status.stdout
+        ), status.stdout
     finally:
         station.stop()
 
