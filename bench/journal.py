@@ -26,7 +26,7 @@ from protocol.codec import Direction, decode_message, encode_message
 from protocol.frame import Frame, encode_frame
 from protocol.messages import DispenserInfo, NozzleInfo, RecordAck, RecordUpload, Totals
 from protocol.reader import FrameReader
-from protocol.record import TransactionRecord
+from protocol.record import TransactionRecord, sample_record
 from storage.alarms import Alarms
 from storage.db import Database
 from storage.journal import Journal
@@ -59,10 +59,9 @@ class _Pipe:
 
 
 def _record(pos_ttc: int) -> TransactionRecord:
-    return TransactionRecord(
-        pos_ttc=pos_ttc, t_type=0x10, time=T0, asn="10000111000000000001", bal=100000, amn=5000, ctc=pos_ttc & 0xFFFF,
-        tac=0x12345678, gmac=0, psam_tac=0, psam_asn="0" * 20, psam_tid=bytes(6), psam_ttc=pos_ttc, ds=0, unit=0,
-        c_type=0, ver=0, nzn=1, g_code="0092", vol=667, prc=750, emp=255, v_tot=667 * pos_ttc,
+    return sample_record(
+        pos_ttc=pos_ttc, time=T0, asn="10000111000000000001", amn=5000, ctc=pos_ttc & 0xFFFF, psam_ttc=pos_ttc,
+        g_code="0092", vol=667, v_tot=667 * pos_ttc,
     )  # fmt: skip
 
 

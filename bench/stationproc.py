@@ -3,15 +3,15 @@ wire-time emulation and the real daemon as processes, and readings from /proc.""
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from edge.daemon import LINE_STATISTICS, parse_line_statistics
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -45,20 +45,17 @@ class Run:
 
     def snapshot(self, timeout_s: float = 10.0) -> dict[str, dict[str, float]]:
         """Ask the daemon (SIGUSR1) to log its line statistics and return them."""
-        before = self.daemon_log.read_text().count("line statistics ")
+        before = self.daemon_log.read_text().count(LINE_STATISTICS)
         self.daemon.send_signal(signal.SIGUSR1)
         deadline = time.monotonic() + timeout_s
-        while self.daemon_log.read_text().count("line statistics ") == before:
+        while self.daemon_log.read_text().count(LINE_STATISTICS) == before:
             if time.monotonic() > deadline:
                 raise RuntimeError("the daemon did not log its statistics")
             time.sleep(0.01)
         return self._stats()
 
     def _stats(self) -> dict[str, dict[str, float]]:
-        stats = {}
-        for m in re.finditer(r"line statistics (\S+): (\{.*\})", self.daemon_log.read_text()):
-            stats[m.group(1)] = json.loads(m.group(2))
-        return stats
+        return parse_line_statistics(self.daemon_log.read_text())
 
     def stop(self) -> dict[str, dict[str, float]]:
         self.daemon.send_signal(signal.SIGTERM)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.stationproc import cpu_seconds
+from edge.daemon import LINE_STATISTICS, parse_line_statistics
 
 DISPENSERS = 32
 CALL_INTERVAL_MS = 200
@@ -48,23 +49,19 @@ def _log_count(log: Path, text: str) -> int:
 
 
 def _polls(log: Path, before: int, daemon: subprocess.Popen[bytes]) -> int:
-    import json
-    import re
-
     daemon.send_signal(signal.SIGUSR1)
     deadline = time.monotonic() + 10
-    while _log_count(log, "line statistics ") < before + DISPENSERS:
+    while _log_count(log, LINE_STATISTICS) < before + DISPENSERS:
         if time.monotonic() > deadline:
             raise RuntimeError("the daemon did not log its statistics")
         time.sleep(0.02)
-    found = re.findall(r"line statistics (\S+): (\{.*\})", log.read_text())[-DISPENSERS:]
-    return sum(json.loads(stats)["polls"] for _, stats in found)
+    return sum(stats["polls"] for stats in parse_line_statistics(log.read_text()).values())
 
 
 def _window(
     log: Path, daemon: subprocess.Popen[bytes], seconds: float, watch: int | None
 ) -> dict[str, float]:
-    count = _log_count(log, "line statistics ")
+    count = _log_count(log, LINE_STATISTICS)
     polls0, cpu0 = _polls(log, count, daemon), cpu_seconds(daemon.pid)
     tui0 = cpu_seconds(watch) if watch else 0.0
     t0 = time.monotonic()

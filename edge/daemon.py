@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import re
 import signal
 import time
 from collections.abc import Callable, Coroutine
@@ -208,9 +209,19 @@ async def serve(config: Config, stop: asyncio.Event | None = None, station: Stat
         log.info("stopped cleanly")
 
 
+LINE_STATISTICS = "line statistics"
+"""Log lines `line statistics <line>: <json>` (on SIGUSR1 and at shutdown), read by tests and benchmarks."""
+_LINE_STATISTICS_RE = re.compile(rf"{LINE_STATISTICS} (\S+): (\{{.*\}})")
+
+
 def log_line_statistics(station: Station) -> None:
     for name, line in station.lines.items():
-        log.info("line statistics %s: %s", name, json.dumps(line.stats.as_dict(), sort_keys=True))
+        log.info("%s %s: %s", LINE_STATISTICS, name, json.dumps(line.stats.as_dict(), sort_keys=True))
+
+
+def parse_line_statistics(log_text: str) -> dict[str, dict[str, Any]]:
+    """The newest statistics of each line found in a daemon log (see `log_line_statistics`)."""
+    return {m.group(1): json.loads(m.group(2)) for m in _LINE_STATISTICS_RE.finditer(log_text)}
 
 
 def install_signal_handlers(stop: asyncio.Event, station: Station | None = None) -> None:

@@ -6,14 +6,13 @@ point-to-point line).
 
 from __future__ import annotations
 
-import json
 import random
-import re
 import time
 from pathlib import Path
 
 import pytest
 
+from edge.daemon import parse_line_statistics
 from tests.e2e.harness import Station, assert_export_matches_ledger, ledger_acks, ledger_records, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -69,13 +68,6 @@ def test_kill_daemon_twenty_times_loses_and_duplicates_nothing(station: Station)
     assert set(ledger_records(station.ledger_events())) == ledger_acks(station.ledger_events())
 
 
-def line_stats(log_text: str) -> dict[str, dict[str, int]]:
-    out = {}
-    for match in re.finditer(r"line statistics (\S+): (\{.*\})", log_text):
-        out[match.group(1)] = json.loads(match.group(2))
-    return out
-
-
 def test_noise_never_stores_a_corrupted_record_and_is_counted(station: Station) -> None:
     station.start_sim(
         *FAST_TRAFFIC,
@@ -94,7 +86,7 @@ def test_noise_never_stores_a_corrupted_record_and_is_counted(station: Station) 
     assert daemon is not None
     assert daemon.terminate() == 0
     assert_export_matches_ledger(station)
-    stats = line_stats(daemon.log_text())
+    stats = parse_line_statistics(daemon.log_text())
     assert set(stats) == {"bus1", "p2p1"}
     total = {
         key: sum(s[key] for s in stats.values()) for key in ("crc_errors", "timeouts", "frames_rx", "polls")

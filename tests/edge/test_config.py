@@ -116,7 +116,10 @@ def test_station_run_rejects_bad_config_listing_every_problem(tmp_path: Path) ->
     bad = GOOD.format(dev=tmp_path / "missing").replace("pos_p = 2", "pos_p = 1") + "\n[rules]\nbogus = 1\n"
     path = write(tmp_path, bad)
     result = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "run", "--config", str(path)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "edge.cli", "run", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "lines[0].dispensers: address 1 (0x01) is used by two dispensers" in result.stderr

@@ -28,7 +28,7 @@ from protocol.messages import (
     TotalsRead,
 )
 from protocol.reader import FrameReader
-from protocol.record import RECORD_STRUCT, TransactionRecord
+from protocol.record import RECORD_STRUCT, TransactionRecord, sample_record
 from storage.alarms import Alarms
 from storage.db import Database
 from storage.journal import Journal
@@ -38,10 +38,9 @@ T0 = dt.datetime(2026, 11, 21, 8, 0, 0)
 
 
 def record(pos_ttc: int) -> TransactionRecord:
-    return TransactionRecord(
-        pos_ttc=pos_ttc, t_type=0x10, time=T0, asn="10000111000000000001", bal=1000, amn=5000, ctc=1,
-        tac=0xFAFAFAFA, gmac=0, psam_tac=0, psam_asn="0" * 20, psam_tid=bytes(6), psam_ttc=0, ds=0, unit=0,
-        c_type=0, ver=0, nzn=1, g_code="0092", vol=667, prc=750, emp=255, v_tot=100 * pos_ttc,
+    return sample_record(
+        pos_ttc=pos_ttc, time=T0, asn="10000111000000000001", bal=1000, amn=5000, ctc=1, tac=0xFAFAFAFA,
+        psam_asn="0" * 20, psam_tid=bytes(6), psam_ttc=0, ver=0, g_code="0092", vol=667, v_tot=100 * pos_ttc,
     )  # fmt: skip
 
 

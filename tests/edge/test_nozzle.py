@@ -18,7 +18,7 @@ from edge.nozzle import (
     transition,
 )
 from protocol.messages import CardInserted, Fuelling
-from protocol.record import TransactionRecord
+from protocol.record import TransactionRecord, sample_record
 
 T0 = dt.datetime(2026, 11, 21, 8, 0, 0)
 ASN = "10000111000000000001"
@@ -29,11 +29,9 @@ def status(state: NozzleState, **kw: object) -> NozzleStatus:
 
 
 def record(t_type: int = 0x10, emp: int = 255) -> TransactionRecord:
-    return TransactionRecord(
-        pos_ttc=7, t_type=t_type, time=T0, asn=ASN, bal=1000, amn=5000, ctc=1, tac=0, gmac=0, psam_tac=0,
-        psam_asn="0" * 20, psam_tid=bytes(6), psam_ttc=0, ds=0, unit=0, c_type=0, ver=0, nzn=3,
-        g_code="0092", vol=667, prc=750, emp=emp, v_tot=100,
-    )  # fmt: skip
+    return sample_record(
+        pos_ttc=7, t_type=t_type, time=T0, asn=ASN, amn=5000, nzn=3, g_code="0092", vol=667, emp=emp
+    )
 
 
 CARD = Reported(CardInserted(3, ASN, 0, 9999), T0)
