@@ -137,7 +137,7 @@ class FramedLine:
             log.log(
                 TRACE, "%s rx %#04x→%#04x #%d %r", self.name, frame.src, frame.dst, frame.frame_no, message
             )
-        self._trace("P", frame, message)
+        self._trace("P", frame, message, self.stats.last_frame)
         self._queue.put_nowait(Incoming(frame, message, now))
 
     def _on_frame_error(self, error: FrameError) -> None:
@@ -196,12 +196,14 @@ class FramedLine:
         self._tx_done_at = start + len(wire) * self.byte_time_s
         return self._tx_done_at
 
-    def _trace(self, direction: str, frame: Frame, message: Message) -> None:
+    def _trace(self, direction: str, frame: Frame, message: Message, text: str = "") -> None:
+        """Publish the frame for live traces; `text` is its logical hex when the caller has it already."""
         if self.bus is None:
             return
         now = dt.datetime.now()
         summary = f"{direction} {frame.src:02X}→{frame.dst:02X} #{frame.frame_no} {type(message).__name__}"
-        self.bus.publish(FrameTraced(self.name, direction, frame.logical_bytes().hex(" "), summary, now))
+        text = text or frame.logical_bytes().hex(" ")
+        self.bus.publish(FrameTraced(self.name, direction, text, summary, now))
         mono = time.monotonic()
         if mono - self._last_stats_publish >= STATS_PUBLISH_INTERVAL_S:
             self._last_stats_publish = mono
