@@ -11,6 +11,8 @@ reference_c = 20.0             # compensation reference temperature (15 or 20)
 upload_interval_s = 10.0       # measurements to the centre at most this often per tank
 variance_pct = 0.5             # reconciliation alarm: |variance| > max(pct % of sales, variance_min_l)
 variance_min_l = 20.0
+reconcile_interval_min = 0     # also reconcile every N minutes (0 = per shift and per day only)
+day_start = "00:00"            # the business day boundary of the daily reconciliation
 
 [[tanks.consoles]]
 name = "tls1"
@@ -37,9 +39,10 @@ nozzles = ["bus1:1:1"]         # optional: the nozzles fed by this tank (default
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from edge.devices.tanks.alarms import AlarmLimits
@@ -86,6 +89,8 @@ TOP_KEYS = {
     "consoles",
     "tank",
     "maps",
+    "reconcile_interval_min",
+    "day_start",
 }
 
 
@@ -142,7 +147,8 @@ class TanksConfig:
     upload_interval_s: float = 10.0
     variance_pct: float = 0.5
     variance_min_l: float = 20.0
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    reconcile_interval_min: float = 0.0
+    day_start: dt.time = dt.time(0, 0)
 
     def tanks_of(self, console: str) -> tuple[TankConfig, ...]:
         return tuple(t for t in self.tanks if t.console == console)
@@ -195,6 +201,18 @@ def parse_tanks(table: Mapping[str, Any], file: str, products: frozenset[str] | 
     upload = p.number(table, "upload_interval_s", "", 10.0, 0.0, 86400)
     variance_pct = p.number(table, "variance_pct", "", 0.5, 0.0, 100.0)
     variance_min = p.number(table, "variance_min_l", "", 20.0, 0.0, 1e6)
+    interval = p.number(table, "reconcile_interval_min", "", 0.0, 0.0, 1440.0)
+    if 0 < interval < 0.1:
+        p.add("reconcile_interval_min", "must be 0 (off) or at least 0.1")
+    day_start = dt.time(0, 0)
+    raw_day = table.get("day_start", "00:00")
+    try:
+        day_start = dt.time.fromisoformat(raw_day) if isinstance(raw_day, str) else raw_day
+        if not isinstance(day_start, dt.time):
+            raise ValueError
+    except ValueError:
+        p.add("day_start", f"must be a time HH:MM, got {raw_day!r}")
+        day_start = dt.time(0, 0)
 
     maps: dict[str, RegisterMap] = dict(TANK_MAPS)
     raw_maps = table.get("maps", {})
@@ -340,4 +358,6 @@ def parse_tanks(table: Mapping[str, Any], file: str, products: frozenset[str] | 
         upload_interval_s=upload,
         variance_pct=variance_pct,
         variance_min_l=variance_min,
+        reconcile_interval_min=interval,
+        day_start=day_start,
     )

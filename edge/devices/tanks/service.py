@@ -206,7 +206,9 @@ class TankService:
             await self._reading(tank, registers)
         await self._console_health(console, tanks, answered)
 
-    async def _console_health(self, console: ConsoleRuntime, tanks: Sequence[TankRuntime], answered: bool) -> None:
+    async def _console_health(
+        self, console: ConsoleRuntime, tanks: Sequence[TankRuntime], answered: bool
+    ) -> None:
         if answered:
             console.misses = 0
             if console.offline:
@@ -222,7 +224,9 @@ class TankService:
         log.warning("tank console %s: no answer to %d reads: offline", console.config.name, console.misses)
         for tank in tanks:
             tank.state = ProbeState.OFFLINE
-            await self._raise(tank, "probe_offline", {"console": console.config.name, "url": console.config.url})
+            await self._raise(
+                tank, "probe_offline", {"console": console.config.name, "url": console.config.url}
+            )
             self._publish_level(tank)
 
     async def _reading(self, tank: TankRuntime, registers: list[int]) -> None:
@@ -243,7 +247,11 @@ class TankService:
         active = tank.alarms.step(m, dispensing)
         tank.state = ProbeState.ERROR if "probe_error" in active else ProbeState.OK
         for code in sorted(active - tank.active):
-            await self._raise(tank, code, {"tc_volume_l": round(m.tc_volume_l, 1), "height_mm": round(m.product_height_mm, 1)})
+            await self._raise(
+                tank,
+                code,
+                {"tc_volume_l": round(m.tc_volume_l, 1), "height_mm": round(m.product_height_mm, 1)},
+            )
         for code in sorted(tank.active - active):
             await self._clear(tank, code)
         tank.active = active
@@ -260,11 +268,7 @@ class TankService:
 
     def _publish_level(self, tank: TankRuntime) -> None:
         m = tank.latest
-        figures: dict[str, float] = {}
-        if m is not None:
-            figures = {
-                k: v for k, v in m.to_dict().items() if k not in ("tank", "at", "alarm_bits", "probe_status")
-            }  # type: ignore[misc]
+        figures: dict[str, float] = {} if m is None else _figures(m)
         self.bus.publish(
             TankLevel(
                 tank=tank.config.number,
@@ -274,7 +278,9 @@ class TankService:
                 state=tank.state,
                 at=m.at if m is not None else self.clock(),
                 figures=figures,
-                alarms=tuple(sorted(tank.active | ({"probe_offline"} if tank.state is ProbeState.OFFLINE else set()))),
+                alarms=tuple(
+                    sorted(tank.active | ({"probe_offline"} if tank.state is ProbeState.OFFLINE else set()))
+                ),
                 delivering=tank.delivery.delivering,
             )
         )
@@ -293,7 +299,10 @@ class TankService:
             or abs(m.product_height_mm - last.product_height_mm) >= STORE_DELTA_MM
             or (m.at - last.at).total_seconds() >= STORE_INTERVAL_S
         )
-        upload = tank.uploaded_at is None or (m.at - tank.uploaded_at).total_seconds() >= self.config.upload_interval_s
+        upload = (
+            tank.uploaded_at is None
+            or (m.at - tank.uploaded_at).total_seconds() >= self.config.upload_interval_s
+        )
         if not due and not upload:
             return
         row = store.MeasurementRow(
@@ -341,7 +350,9 @@ class TankService:
                 done.end.temperature_c,
                 sales_l,
             )
-            await enqueue_in(tx, self._fact(cfg.number, "delivery", done.end.at, _delivery_fields(row)), now=done.end.at)
+            await enqueue_in(
+                tx, self._fact(cfg.number, "delivery", done.end.at, _delivery_fields(row)), now=done.end.at
+            )
         log.info("tank %d: delivery of %.1f L detected", cfg.number, row.delivered_l)
         self.bus.publish(
             TankDeliveryDetected(
@@ -383,7 +394,9 @@ class TankService:
             async with self.db.transaction() as tx:
                 fresh = await store.save_reconciliation_in(tx, row, now=now)
                 if fresh:
-                    await enqueue_in(tx, self._fact(tank.config.number, "reconciliation", end, r.to_dict()), now=now)
+                    await enqueue_in(
+                        tx, self._fact(tank.config.number, "reconciliation", end, r.to_dict()), now=now
+                    )
             if not fresh:
                 continue
             self.bus.publish(
@@ -421,7 +434,9 @@ class TankService:
             now_local = self.local_clock()
             wait = (next_day - now_local).total_seconds()
             if interval > 0:
-                wait = min(wait, max(0.0, (last + dt.timedelta(seconds=interval) - self.clock()).total_seconds()))
+                wait = min(
+                    wait, max(0.0, (last + dt.timedelta(seconds=interval) - self.clock()).total_seconds())
+                )
             await asyncio.sleep(max(0.05, wait))
             now = self.clock()
             if interval > 0 and (now - last).total_seconds() >= interval:
@@ -471,6 +486,18 @@ async def compute_reconciliation(
         settings.variance_pct,
         settings.variance_min_l,
     )
+
+
+def _figures(m: Measurement) -> dict[str, float]:
+    return {
+        "product_height_mm": round(m.product_height_mm, 1),
+        "water_height_mm": round(m.water_height_mm, 1),
+        "temperature_c": round(m.temperature_c, 2),
+        "volume_l": round(m.volume_l, 2),
+        "tc_volume_l": round(m.tc_volume_l, 2),
+        "water_volume_l": round(m.water_volume_l, 2),
+        "ullage_l": round(m.ullage_l, 2),
+    }
 
 
 def _level_fields(m: Measurement) -> dict[str, Any]:
