@@ -52,6 +52,8 @@ class UnitFaults:
     offline: bool = False
     exception: bool = False
     garbage: bool = False
+    wrong_address: bool = False
+    """Answer as if the device had another address (RTU: id + 1, CRC recomputed)."""
 
 
 @dataclass
@@ -60,6 +62,15 @@ class Unit:
     source: RegisterSource
     faults: UnitFaults = field(default_factory=UnitFaults)
     reads: int = 0
+
+
+def _crc16_modbus(data: bytes) -> int:
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
 
 
 def _byte_s(baud: int) -> float:
@@ -126,25 +137,36 @@ class ModbusLink:
         if self.url.startswith("socket://") and len(data) > 6:
             unit = self.units.get(data[6])
         if unit is None:
-            return data
+            # On a shared RTU bus a device that is not there does not answer at all.
+            return data if self.url.startswith("socket://") else b""
         if unit.faults.offline:
             return b""
         if unit.faults.garbage:
             return bytes((b ^ 0x5A) for b in data)
+        if unit.faults.wrong_address and not self.url.startswith("socket://") and len(data) > 3:
+            body = bytes(((data[0] + 1) & 0xFF,)) + data[1:-2]
+            return body + _crc16_modbus(body).to_bytes(2, "little")
         return data
 
     async def start(self) -> None:
         if self.url.startswith("socket://"):
             host, _, port = self.url.removeprefix("socket://").rpartition(":")
             self._server = ModbusTcpServer(
-                self._devices(), address=(host or "127.0.0.1", int(port)), trace_packet=self._trace_packet
+                self._devices(),
+                address=(host or "127.0.0.1", int(port)),
+                trace_packet=self._trace_packet,
+                ignore_missing_devices=True,
             )
         else:
             inner = self._open_inner_pty()
             self._link = PtyTransport(Path(self.url))
             self._link.open()
             self._server = ModbusSerialServer(
-                self._devices(), port=inner, baudrate=self.baud, trace_packet=self._trace_packet
+                self._devices(),
+                port=inner,
+                baudrate=self.baud,
+                trace_packet=self._trace_packet,
+                ignore_missing_devices=True,
             )
             loop = asyncio.get_running_loop()
             loop.add_reader(self._inner_master, self._on_server_bytes)
