@@ -19,6 +19,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from protocol.i18n import DEFAULT_LANGUAGE, UnknownLanguage, normalise
+
 SOF = 0xFA
 DEFAULT_CONTROLLER_ADDRESS = 0xE0
 P2P_REPLY_TIMEOUT_MS = 2000
@@ -136,6 +138,9 @@ class StationConfig:
     """Station code, 8 BCD digits (0x3A S_ID)."""
     controller_address: int = DEFAULT_CONTROLLER_ADDRESS
     """The controller's own bus address (default 0xE0); never 0xFA."""
+    language: str = DEFAULT_LANGUAGE
+    """What people read at this station: `zh_CN` (default) or `en`. Operators may have their own
+    (`station operators language`); logs, the database and the MQTT contract are language-neutral."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +238,18 @@ class _Checker:
         return value  # type: ignore[no-any-return]
 
 
+def _known_language(value: str) -> str | None:
+    try:
+        normalise(value)
+    except UnknownLanguage as exc:
+        return str(exc)
+    return None
+
+
+def _language(value: str) -> str:
+    return normalise(value)
+
+
 def _digits(n: int) -> Callable[[str], str | None]:
     def check(value: str) -> str | None:
         return None if value.isdigit() and len(value) == n else f"must be {n} decimal digits, got {value!r}"
@@ -269,7 +286,7 @@ def parse_config(doc: dict[str, Any], path: Path) -> Config:
     st = ck.table(
         top.get("station", {}),
         "station",
-        {"id", "name", "province", "city", "superior", "s_id", "controller_address"},
+        {"id", "name", "province", "city", "superior", "s_id", "controller_address", "language"},
         {"id"},
     )
     station = StationConfig(
@@ -291,6 +308,7 @@ def parse_config(doc: dict[str, Any], path: Path) -> Config:
         controller_address=ck.get(
             st, "controller_address", "station.controller_address", int, DEFAULT_CONTROLLER_ADDRESS, _address
         ),
+        language=_language(ck.get(st, "language", "station.language", str, DEFAULT_LANGUAGE, _known_language)),
     )
 
     sg = ck.table(top.get("storage", {}), "storage", {"database", "lists_dir"})

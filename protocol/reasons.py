@@ -34,6 +34,8 @@ from enum import IntEnum
 from types import MappingProxyType
 from typing import Final
 
+from protocol.i18n import N_
+
 __all__ = ["REASON_TEXT", "RefusalReason", "decode_m_flag", "encode_m_flag"]
 
 
@@ -83,58 +85,82 @@ class RefusalReason(IntEnum):
 
     @property
     def words(self) -> str:
-        """What the attendant reads: what is wrong and what to do."""
+        """What the attendant reads: what is wrong and what to do (English, the catalogs' message id;
+        translated where it is shown: `protocol.i18n`)."""
         return REASON_TEXT[self]
 
 
 REASON_TEXT: Final = MappingProxyType(
     {
-        RefusalReason.NONE: "Card accepted.",
-        RefusalReason.CARD_EXPIRED: "Card has expired. The holder must renew it at a card service outlet.",
-        RefusalReason.CARD_NOT_YET_VALID: "Card is not valid yet. Ask for another way to pay.",
-        RefusalReason.CARD_TYPE_UNKNOWN: "Card type not recognised here. Ask for another card.",
-        RefusalReason.BLACKLISTED: "Card is blocked (blacklist). Do not fuel; the holder must contact a "
-        "card service outlet.",
-        RefusalReason.CARD_LOST: "Card was reported lost. Do not fuel; call the station manager.",
-        RefusalReason.CARD_CANCELLED: "Card has been cancelled. Ask for another way to pay.",
-        RefusalReason.CARD_REPLACED: "Card was replaced by a new card. Ask for the new card.",
-        RefusalReason.CARD_DAMAGED: "Card is recorded as damaged. The holder must replace it at a card "
-        "service outlet.",
-        RefusalReason.NOT_WHITELISTED: "Staff card is not registered at this station. Call the station "
-        "manager.",
-        RefusalReason.STAFF_CARD_OTHER_STATION: "Staff card belongs to another station. It only works at "
-        "its own station.",
-        RefusalReason.PIN_LOCKED: "Card PIN is locked after 3 wrong tries. The holder must unlock it at a "
-        "card service outlet.",
-        RefusalReason.PROVINCE_NOT_ACCEPTED: "Cards from this province are not accepted here. Ask for "
-        "another way to pay.",
-        RefusalReason.GREY_OTHER_PUMP_AFTER_LOCK_DAY: "Card is locked by an unfinished sale at another pump "
-        "of this station. Unlock it at that pump, or wait for the unlock delay.",
-        RefusalReason.GREY_WAIT_DELAY: "Card is locked by an unfinished sale at another station. It can be "
-        "unlocked here only after the waiting period.",
-        RefusalReason.GREY_OTHER_PROVINCE: "Card is locked by an unfinished sale in another province. "
-        "Unlock it there or at a card service outlet.",
-        RefusalReason.GREY_RECORD_NOT_FOUND: "Card is locked by an unfinished sale and this station has no "
-        "record of it yet. Try again later or send the holder to a card service outlet.",
-        RefusalReason.CARD_CLASS_NOT_ACCEPTED: "This class of gas card is not accepted at this station.",
-        RefusalReason.CYLINDER_EXPIRED: "Vehicle gas cylinder inspection has expired. Do not fill; the "
-        "vehicle needs a new inspection.",
-        RefusalReason.CYLINDER_NOT_REGISTERED: "No cylinder inspection date for this vehicle. Do not fill; "
-        "the cylinder must be registered first.",
-        RefusalReason.PER_SALE_CAP: "Preset is above this card's limit for one fill. Lower the preset.",
-        RefusalReason.FILLS_PER_DAY_REACHED: "Card has used all its fills for today.",
-        RefusalReason.AMOUNT_PER_DAY_REACHED: "Card has reached its spending limit for today.",
-        RefusalReason.VOLUME_PER_DAY_REACHED: "Card has reached its volume limit for today.",
-        RefusalReason.RESTRICTED_PRODUCT: "Card may not buy this product. Use a nozzle with an allowed "
-        "product.",
-        RefusalReason.RESTRICTED_PLATE: "Card belongs to another vehicle plate. Do not fill this vehicle "
-        "with it.",
-        RefusalReason.FIXED_STATION_ELSEWHERE: "Card can only be used at its own station.",
-        RefusalReason.CREDIT_LINE_EXHAUSTED: "Card's credit limit is used up. The holder must settle with "
-        "the back office.",
-        RefusalReason.BALANCE_TOO_LOW: "Card balance is too low. Top up the card or pay another way.",
-        RefusalReason.NO_PRICE_FOR_CARD: "No price is set at this nozzle for this card. Call the station "
-        "manager.",
+        RefusalReason.NONE: N_("Card accepted."),
+        RefusalReason.CARD_EXPIRED: N_(
+            "Card has expired. The holder must renew it at a card service outlet."
+        ),
+        RefusalReason.CARD_NOT_YET_VALID: N_("Card is not valid yet. Ask for another way to pay."),
+        RefusalReason.CARD_TYPE_UNKNOWN: N_("Card type not recognised here. Ask for another card."),
+        RefusalReason.BLACKLISTED: N_(
+            "Card is blocked (blacklist). Do not fuel; the holder must contact a card service outlet."
+        ),
+        RefusalReason.CARD_LOST: N_("Card was reported lost. Do not fuel; call the station manager."),
+        RefusalReason.CARD_CANCELLED: N_("Card has been cancelled. Ask for another way to pay."),
+        RefusalReason.CARD_REPLACED: N_("Card was replaced by a new card. Ask for the new card."),
+        RefusalReason.CARD_DAMAGED: N_(
+            "Card is recorded as damaged. The holder must replace it at a card service outlet."
+        ),
+        RefusalReason.NOT_WHITELISTED: N_(
+            "Staff card is not registered at this station. Call the station manager."
+        ),
+        RefusalReason.STAFF_CARD_OTHER_STATION: N_(
+            "Staff card belongs to another station. It only works at its own station."
+        ),
+        RefusalReason.PIN_LOCKED: N_(
+            "Card PIN is locked after 3 wrong tries. The holder must unlock it at a card service outlet."
+        ),
+        RefusalReason.PROVINCE_NOT_ACCEPTED: N_(
+            "Cards from this province are not accepted here. Ask for another way to pay."
+        ),
+        RefusalReason.GREY_OTHER_PUMP_AFTER_LOCK_DAY: N_(
+            "Card is locked by an unfinished sale at another pump "
+            "of this station. Unlock it at that pump, or wait for the unlock delay."
+        ),
+        RefusalReason.GREY_WAIT_DELAY: N_(
+            "Card is locked by an unfinished sale at another station. It can be "
+            "unlocked here only after the waiting period."
+        ),
+        RefusalReason.GREY_OTHER_PROVINCE: N_(
+            "Card is locked by an unfinished sale in another province. "
+            "Unlock it there or at a card service outlet."
+        ),
+        RefusalReason.GREY_RECORD_NOT_FOUND: N_(
+            "Card is locked by an unfinished sale and this station has no "
+            "record of it yet. Try again later or send the holder to a card service outlet."
+        ),
+        RefusalReason.CARD_CLASS_NOT_ACCEPTED: N_("This class of gas card is not accepted at this station."),
+        RefusalReason.CYLINDER_EXPIRED: N_(
+            "Vehicle gas cylinder inspection has expired. Do not fill; the vehicle needs a new inspection."
+        ),
+        RefusalReason.CYLINDER_NOT_REGISTERED: N_(
+            "No cylinder inspection date for this vehicle. Do not fill; "
+            "the cylinder must be registered first."
+        ),
+        RefusalReason.PER_SALE_CAP: N_("Preset is above this card's limit for one fill. Lower the preset."),
+        RefusalReason.FILLS_PER_DAY_REACHED: N_("Card has used all its fills for today."),
+        RefusalReason.AMOUNT_PER_DAY_REACHED: N_("Card has reached its spending limit for today."),
+        RefusalReason.VOLUME_PER_DAY_REACHED: N_("Card has reached its volume limit for today."),
+        RefusalReason.RESTRICTED_PRODUCT: N_(
+            "Card may not buy this product. Use a nozzle with an allowed product."
+        ),
+        RefusalReason.RESTRICTED_PLATE: N_(
+            "Card belongs to another vehicle plate. Do not fill this vehicle with it."
+        ),
+        RefusalReason.FIXED_STATION_ELSEWHERE: N_("Card can only be used at its own station."),
+        RefusalReason.CREDIT_LINE_EXHAUSTED: N_(
+            "Card's credit limit is used up. The holder must settle with the back office."
+        ),
+        RefusalReason.BALANCE_TOO_LOW: N_("Card balance is too low. Top up the card or pay another way."),
+        RefusalReason.NO_PRICE_FOR_CARD: N_(
+            "No price is set at this nozzle for this card. Call the station manager."
+        ),
     }
 )
 

@@ -15,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from protocol.i18n import UnknownLanguage, normalise
 from storage.clock import Clock, iso_instant, parse_instant, utc_now
 from storage.db import Database, Tx
 from storage.errors import StorageError
@@ -45,6 +46,8 @@ class OperatorRow:
     created_at: dt.datetime
     password_changed_at: dt.datetime
     last_login_at: dt.datetime | None
+    language: str = ""
+    """The operator's own language (`zh_CN`, `en`); '' = the station's."""
 
     @property
     def locked(self) -> bool:
@@ -66,6 +69,7 @@ def _row(row: Any) -> OperatorRow:
         created_at=parse_instant(row["created_at"]),
         password_changed_at=parse_instant(row["password_changed_at"]),
         last_login_at=parse_instant(row["last_login_at"]) if row["last_login_at"] else None,
+        language=row["language"],
     )
 
 
@@ -74,6 +78,15 @@ def _check_username(username: str) -> str:
     if not 1 <= len(name) <= 32 or not all(ch.isalnum() or ch in "._-" for ch in name):
         raise OperatorError(f"user name {username!r}: 1 to 32 letters, digits, '.', '_' or '-'", username)
     return name
+
+
+def _check_language(language: str) -> str:
+    if language == "":
+        return language
+    try:
+        return normalise(language)
+    except UnknownLanguage as exc:
+        raise OperatorError(str(exc)) from None
 
 
 def _check_role(role: str) -> str:
@@ -97,18 +110,31 @@ async def add_in(
     display_name: str = "",
     card_asn: str | None = None,
     demo: bool = False,
+    language: str = "",
 ) -> OperatorRow:
     name = _check_username(username)
     _check_role(role)
+    language = _check_language(language)
     if await get_in(tx, name) is not None:
         raise OperatorError(f"operator {name!r} already exists", name)
     stamp = iso_instant(now)
     row = await tx.one(
         "INSERT INTO operators (username, display_name, role, password_hash, card_asn, demo, created_at,"
-        " password_changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-        (name, display_name, role, password_hash, card_asn or None, int(demo), stamp, stamp),
+        " password_changed_at, language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        (name, display_name, role, password_hash, card_asn or None, int(demo), stamp, stamp, language),
     )
     return _row(row)
+
+
+async def set_language_in(tx: Tx, username: str, language: str) -> str:
+    """Set the operator's own language ('' = the station's); returns it normalised (`zh` → `zh_CN`)."""
+    language = _check_language(language)
+    rows = await tx.execute(
+        "UPDATE operators SET language = ? WHERE username = ? RETURNING id", (language, username)
+    )
+    if not rows:
+        raise OperatorError(f"no operator {username!r}", username)
+    return language
 
 
 async def set_password_in(tx: Tx, username: str, password_hash: str, *, now: dt.datetime) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from protocol.i18n import LANGUAGES
 from tui.app import run_app
+from tui.terminal import terminal_problem
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,8 +16,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--demo", action="store_true", help="log in as the demo operator (demo stations only)"
     )
+    parser.add_argument(
+        "--language",
+        choices=LANGUAGES,
+        help="the language before login (default: the station's); operators see their own after login",
+    )
     args = parser.parse_args(argv)
-    return run_app(args.socket, demo=args.demo)
+    problem = terminal_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    return run_app(args.socket, demo=args.demo, language=args.language)
 
 
 if __name__ == "__main__":

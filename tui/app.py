@@ -4,6 +4,10 @@ Layer: tui. `station tui` runs `python -m tui`. The feed worker (`FeedClient.run
 reads in `inbox` and posts at most one pending `FeedChanged` message; the handler folds everything
 into the `StationModel` and asks the main screen to redraw what changed. So a burst of events costs
 one redraw, and a UI that falls far behind drops its inbox and reconnects for a fresh snapshot.
+
+Language (`tui.i18n`): before login the station's (the daemon's hello, or `--language`), after login
+the operator's own preference when they have one; `f2` switches by hand for the rest of the session.
+A switch recomposes the current screen from the model, so nothing is fetched again.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from textual.reactive import reactive
 
 from edge.control import messages as m
 from tui.client import Batch, Connected, Disconnected, FeedClient, FeedItem, NotConnected
+from tui.i18n import N_, _, next_language, set_language, translate_bindings
 from tui.model import Changes, StationModel
 from tui.screens.login import LoginScreen
 from tui.screens.main import MainScreen
@@ -41,7 +46,10 @@ class StationApp(App[None]):
     CSS_PATH = "styles/app.tcss"
     TITLE = "Station"
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", N_("Quit"), priority=True),
+        Binding("f2", "switch_language", N_("中文"), show=False),
+    ]
 
     link: reactive[str] = reactive("connecting")
     """connecting, online, down"""
@@ -55,21 +63,30 @@ class StationApp(App[None]):
         retry_s: float = 1.0,
         report_dir: Path | None = None,
         blink: bool = True,
+        language: str | None = None,
     ) -> None:
         super().__init__()
+        self.station_language = language or ""
+        """The station's language: `--language`, else the daemon's hello ('' until known: zh_CN)."""
+        self._language_given = language is not None
+        self._chosen_language = ""
+        """Switched by hand (`f2`) during this session."""
+        if language:
+            set_language(language)
+        translate_bindings(self)
         self.client = FeedClient(socket_path, retry_s=retry_s)
         self.model = StationModel()
         self.demo = demo
         self.report_dir = report_dir or Path.cwd()
         self.blink = blink
         self.session: m.LoginOk | None = None
-        self.link_reason = "connecting…"
+        self.link_reason = _("connecting…")
         self.inbox: deque[FeedItem] = deque()
         self._notified = False
         self._last_apply = 0.0
 
     def on_mount(self) -> None:
-        self.push_screen(LoginScreen("Demo: logging in as the demo operator…" if self.demo else ""))
+        self.push_screen(LoginScreen(self._login_greeting()))
         self.run_worker(self.client.run(self._receive), name="daemon-feed", group="feed", exclusive=True)
 
     # --- the feed ---------------------------------------------------------------------------------
@@ -79,7 +96,7 @@ class StationApp(App[None]):
         self.inbox.append(item)
         if len(self.inbox) > MAX_INBOX:  # far behind: forget it all, start again from a snapshot
             self.inbox.clear()
-            self.inbox.append(Disconnected("RESYNCHRONISING (the screen fell behind)", running=True))
+            self.inbox.append(Disconnected(_("RESYNCHRONISING (the screen fell behind)"), running=True))
             self.run_worker(self.client.close(), group="resync")
         if not self._notified:
             self._notified = True
@@ -96,8 +113,9 @@ class StationApp(App[None]):
         while self.inbox:
             item = self.inbox.popleft()
             match item:
-                case Connected():
-                    self.link_reason, self.link = "connected", "online"
+                case Connected(hello=hello):
+                    self.link_reason, self.link = _("connected"), "online"
+                    self._station_language(hello.language)
                     self._connected()
                 case Disconnected(reason=reason):
                     self.link_reason, self.link = reason, "down"
@@ -111,6 +129,44 @@ class StationApp(App[None]):
             for screen in self.screen_stack:
                 if isinstance(screen, MainScreen):
                     screen.apply(changes)
+
+    # --- language ---------------------------------------------------------------------------------
+
+    def _login_greeting(self) -> str:
+        return _("Demo: logging in as the demo operator…") if self.demo else ""
+
+    def _station_language(self, language: str) -> None:
+        """The daemon told us the station's language: the login screen speaks it (unless `--language`
+        chose one, or someone is logged in)."""
+        if self._language_given or not language:
+            return
+        self.station_language = language
+        if self.session is None and not self._chosen_language and set_language(language):
+            self._recompose_screen()
+
+    def _recompose_screen(self) -> None:
+        translate_bindings(self)
+        if isinstance(self.screen, MainScreen):
+            self.switch_screen(MainScreen())
+        elif isinstance(self.screen, LoginScreen):
+            self.switch_screen(LoginScreen(self._login_greeting()))
+        else:
+            self.refresh_bindings()
+
+    def action_switch_language(self) -> None:
+        """`f2`: the other language, for the rest of this session (or until the next login)."""
+        self._chosen_language = next_language()
+        set_language(self._chosen_language)
+        if not isinstance(self.screen, MainScreen | LoginScreen):
+            self.pop_screen()  # a dialog: close it, the screen below is redrawn in the new language
+        self._recompose_screen()
+
+    def _session_language(self, session: m.LoginOk | None) -> None:
+        """After login the operator's language, after logout the station's (a hand switch is forgotten)."""
+        self._chosen_language = ""
+        wanted = (session.operator.language if session is not None else "") or self.station_language
+        set_language(wanted or "zh_CN")
+        translate_bindings(self)
 
     def _connected(self) -> None:
         if self.session is not None:
@@ -126,12 +182,14 @@ class StationApp(App[None]):
     def start_session(self, session: m.LoginOk) -> None:
         self.session = session
         self.operator = session.operator.username
+        self._session_language(session)
         self.switch_screen(MainScreen())
 
     def session_lost(self, why: str) -> None:
         self.session = None
         self.operator = ""
-        self.switch_screen(LoginScreen(f"Logged out: {why}"))
+        self._session_language(None)
+        self.switch_screen(LoginScreen(_("Logged out: {why}").format(why=why)))
         if self.demo:
             self.demo_login()
 
@@ -141,7 +199,8 @@ class StationApp(App[None]):
             self.run_worker(self._send_logout(token), group="logout")
         self.session = None
         self.operator = ""
-        self.switch_screen(LoginScreen("Logged out."))
+        self._session_language(None)
+        self.switch_screen(LoginScreen(_("Logged out.")))
 
     async def _send_logout(self, token: str) -> None:
         with contextlib.suppress(NotConnected, TimeoutError):
@@ -149,7 +208,7 @@ class StationApp(App[None]):
 
     async def send_command(self, request: m.AuthRequest) -> m.Reply:
         if self.session is None:
-            return m.Error(code=m.ErrorCode.UNAUTHENTICATED, message="not logged in")
+            return m.Error(code=m.ErrorCode.UNAUTHENTICATED, message=_("not logged in"))
         return await self.client.request(dataclasses.replace(request, token=self.session.token))
 
     @work(exclusive=True, group="session")
@@ -160,7 +219,7 @@ class StationApp(App[None]):
         except (NotConnected, TimeoutError):
             return
         if isinstance(reply, m.Error) and reply.code == m.ErrorCode.UNAUTHENTICATED:
-            self.session_lost("the daemon restarted or the session expired")
+            self.session_lost(_("the daemon restarted or the session expired"))
 
     @work(exclusive=True, group="session")
     async def demo_login(self) -> None:
@@ -171,7 +230,7 @@ class StationApp(App[None]):
         if isinstance(reply, m.LoginOk):
             self.start_session(reply)
         elif isinstance(reply, m.Error) and isinstance(self.screen, LoginScreen):
-            self.screen.say(f"Demo login refused: {reply.message}", error=True)
+            self.screen.say(_("Demo login refused: {why}").format(why=reply.message), error=True)
 
 
 def _merge(into: Changes, new: Changes) -> None:
@@ -186,6 +245,6 @@ def _merge(into: Changes, new: Changes) -> None:
     into.shift = into.shift or new.shift
 
 
-def run_app(socket_path: str | Path, *, demo: bool = False) -> int:
-    StationApp(socket_path, demo=demo).run()
+def run_app(socket_path: str | Path, *, demo: bool = False, language: str | None = None) -> int:
+    StationApp(socket_path, demo=demo, language=language).run()
     return 0

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.control import messages as m
+from tui.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -83,20 +84,21 @@ class FeedClient:
                         str(self.path), limit=m.MAX_LINE_BYTES
                     )
             except (OSError, TimeoutError) as exc:
-                sink(Disconnected(f"NOT RUNNING ({_why(exc)}) — retrying", running=False))
+                text = _("NOT RUNNING ({why}) — retrying").format(why=_why(exc))
+                sink(Disconnected(text, running=False))
                 await asyncio.sleep(self.retry_s)
                 continue
             try:
                 await self._session(reader, writer)
-                reason = "CLOSED by the daemon"
+                reason = _("CLOSED by the daemon")
             except (OSError, ConnectionError, asyncio.IncompleteReadError, m.BadMessage) as exc:
-                reason = f"CONNECTION LOST ({_why(exc)})"
+                reason = _("CONNECTION LOST ({why})").format(why=_why(exc))
             finally:
                 self._writer = None
                 self._fail_pending()
                 writer.close()
             self._flush()
-            sink(Disconnected(reason + " — reconnecting", running=True))
+            sink(Disconnected(_("{reason} — reconnecting").format(reason=reason), running=True))
             await asyncio.sleep(self.retry_s)
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

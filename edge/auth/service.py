@@ -63,6 +63,8 @@ class Session:
     has_card: bool = False
     created: float = 0.0
     last_used: float = 0.0
+    language: str = ""
+    """The operator's own language ('' = the station's)."""
 
     @property
     def permissions(self) -> tuple[str, ...]:
@@ -296,13 +298,24 @@ class AuthService:
             await append_in(
                 tx, actor=op.username, role=op.role, action="login", details={"how": how}, now=now
             )
-        return self._new_session(op.username, Role(op.role), op.display_name, has_card=bool(op.card_asn))
+        return self._new_session(
+            op.username, Role(op.role), op.display_name, has_card=bool(op.card_asn), language=op.language
+        )
 
     def _new_session(
-        self, username: str, role: Role, display_name: str, *, demo: bool = False, has_card: bool = False
+        self,
+        username: str,
+        role: Role,
+        display_name: str,
+        *,
+        demo: bool = False,
+        has_card: bool = False,
+        language: str = "",
     ) -> Session:
         now = self.monotonic()
-        session = Session(secrets.token_urlsafe(32), username, role, display_name, demo, has_card, now, now)
+        session = Session(
+            secrets.token_urlsafe(32), username, role, display_name, demo, has_card, now, now, language
+        )
         self._sessions[session.token] = session
         return session
 

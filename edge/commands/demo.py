@@ -24,13 +24,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--rate", type=float, default=6.0, help="sales per minute per dispenser (default 6)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the simulated traffic")
+    parser.add_argument(
+        "--language",
+        choices=("zh_CN", "en"),
+        default="en",
+        help="the station's language (default en for the demo; f2 switches in the UI)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from edge.demo_station import sim_command, start, station_command, wait_for_paths, write_demo_config
 
     data = Path(args.data_dir).resolve()
-    config = write_demo_config(data, rate=args.rate)
+    config = write_demo_config(data, rate=args.rate, language=args.language)
     ledger = data / "ledger.jsonl"
     sim = start(
         "station-sim",

@@ -1,9 +1,10 @@
-"""`station operators add|passwd|lock|unlock|list`: operators, directly on the database.
+"""`station operators add|passwd|lock|unlock|language|list`: operators, directly on the database.
 
 For the first station admin and for recovery (a locked-out admin): it opens the database itself, so it
 works whether or not the daemon runs (SQLite WAL lets both write). Every change is audited with the
 actor `cli:<unix user>`. Passwords are prompted twice with getpass, or read from the first line of
-stdin with `--password-stdin`.
+stdin with `--password-stdin`. `language USER en` gives an operator their own screen language (a field
+engineer at a Chinese station); `language USER station` goes back to the station's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 NAME = "operators"
 HELP = "Add operators, reset passwords, lock and unlock them, list them (works on the database)."
 ROLES = ("vendor", "admin", "senior", "operator", "readonly")
+LANGUAGE_CHOICES = ("zh_CN", "en", "station")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add.add_argument("--name", default="", help="display name")
     add.add_argument("--card", default="", help="employee card number: required as a second factor")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument(
+        "--language",
+        choices=LANGUAGE_CHOICES,
+        default="station",
+        help="their screen language (default: the station's)",
+    )
     passwd = sub.add_parser("passwd", help="set an operator's password")
     passwd.add_argument("username")
     passwd.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
@@ -40,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     lock.add_argument("--reason", default="locked with station operators lock")
     unlock = sub.add_parser("unlock", help="unlock an operator (and reset the failed logins)")
     unlock.add_argument("username")
+    language = sub.add_parser("language", help="set an operator's own screen language")
+    language.add_argument("username")
+    language.add_argument("language", choices=LANGUAGE_CHOICES, help="zh_CN, en, or station (the station's)")
     listing = sub.add_parser("list", help="list the operators")
     listing.add_argument("--json", action="store_true")
 
@@ -109,13 +120,18 @@ async def _run(args: argparse.Namespace, path: Path, password: str | None) -> in
                     now=now,
                     display_name=args.name,
                     card_asn=args.card or None,
+                    language=_language(args.language),
                 )
-                details = {"role": row.role, "card": bool(row.card_asn)}
+                details = {"role": row.role, "card": bool(row.card_asn), "language": row.language}
                 message = f"operator {row.username} added ({row.role})"
             elif args.action == "passwd":
                 await ops.set_password_in(tx, args.username, hashed, now=now)
                 await ops.unlock_in(tx, args.username)
                 message = f"password of {args.username} set (and unlocked)"
+            elif args.action == "language":
+                chosen = await ops.set_language_in(tx, args.username, _language(args.language))
+                details = {"language": chosen}
+                message = f"{args.username} sees the screens in {chosen or 'the station language'}"
             elif args.action == "lock":
                 changed = await ops.lock_in(tx, args.username, args.reason, now=now)
                 details = {"reason": args.reason}
@@ -123,9 +139,12 @@ async def _run(args: argparse.Namespace, path: Path, password: str | None) -> in
             else:
                 was = await ops.unlock_in(tx, args.username)
                 message = f"{args.username} unlocked" if was else f"{args.username} was not locked"
-            action = {"add": "add_operator", "passwd": "set_password", "lock": "lock_operator"}.get(
-                args.action, "unlock_operator"
-            )
+            action = {
+                "add": "add_operator",
+                "passwd": "set_password",
+                "lock": "lock_operator",
+                "language": "set_language",
+            }.get(args.action, "unlock_operator")
             await append_in(
                 tx, actor=actor, source="cli", action=action, target=args.username, details=details, now=now
             )
@@ -147,14 +166,20 @@ def _print_list(rows: list[Any], as_json: bool) -> None:
                 "card": bool(r.card_asn),
                 "demo": r.demo,
                 "last_login_at": r.last_login_at.isoformat() if r.last_login_at else None,
+                "language": r.language,
             }
             for r in rows
         ]
         print(json.dumps(doc, indent=2))
         return
-    print(f"{'USER':<16} {'ROLE':<9} {'STATE':<8} {'FAILS':>5} {'CARD':<4} NAME")
+    print(f"{'USER':<16} {'ROLE':<9} {'STATE':<8} {'FAILS':>5} {'CARD':<4} {'LANG':<7} NAME")
     for r in rows:
         state = "LOCKED" if r.locked else ("demo" if r.demo else "active")
         print(
-            f"{r.username:<16} {r.role:<9} {state:<8} {r.failed_logins:>5} {'yes' if r.card_asn else 'no':<4} {r.display_name}"
+            f"{r.username:<16} {r.role:<9} {state:<8} {r.failed_logins:>5} {'yes' if r.card_asn else 'no':<4}"
+            f" {r.language or '-':<7} {r.display_name}"
         )
+
+
+def _language(choice: str) -> str:
+    return "" if choice == "station" else choice

@@ -10,6 +10,8 @@ import argparse
 import os
 import sys
 
+from protocol.i18n import LANGUAGES
+
 NAME = "tui"
 HELP = "The attendant terminal UI (a client of the daemon's control socket)."
 
@@ -19,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--config", help="station TOML configuration (its [control] socket is used)")
     where.add_argument("--socket", help="the daemon's control socket")
     parser.add_argument("--demo", action="store_true", help="open logged in as the demo operator (demo only)")
+    parser.add_argument(
+        "--language", choices=LANGUAGES, help="the language before login (default: the station's)"
+    )
 
 
 def command(args: argparse.Namespace) -> list[str]:
@@ -27,6 +32,8 @@ def command(args: argparse.Namespace) -> list[str]:
     argv = [sys.executable, "-m", "tui", "--socket", str(socket_path(args))]
     if args.demo:
         argv.append("--demo")
+    if getattr(args, "language", None):
+        argv += ["--language", args.language]
     return argv
 
 

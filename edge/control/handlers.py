@@ -58,6 +58,7 @@ def operator_view(row: ops.OperatorRow) -> m.OperatorView:
         has_card=bool(row.card_asn),
         demo=row.demo,
         last_login_at=iso_instant(row.last_login_at) if row.last_login_at else "",
+        language=row.language,
     )
 
 
@@ -70,6 +71,7 @@ def login_ok(session: Session) -> m.LoginOk:
             display_name=session.display_name,
             has_card=session.has_card,
             demo=session.demo,
+            language=session.language,
         ),
         permissions=session.permissions,
         demo=session.demo,

@@ -110,6 +110,8 @@ class OperatorView:
     has_card: bool = False
     demo: bool = False
     last_login_at: str = ""
+    language: str = ""
+    """The operator's own language (`zh_CN`, `en`); '' = the station's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +294,8 @@ class Hello(Message):
     software: str = ""
     demo: bool = False
     """The daemon accepts `demo_login` (demo stations only)."""
+    language: str = ""
+    """The station's language for people (`zh_CN`, `en`): what the login screen speaks."""
 
 
 @dataclass(frozen=True, slots=True)

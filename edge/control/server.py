@@ -254,7 +254,10 @@ class ControlServer:
         limiter = asyncio.Semaphore(MAX_REQUESTS_IN_FLIGHT)
         station = self.station.config.station
         try:
-            self._send(conn, m.Hello(station.id, station.name, software=SOFTWARE, demo=self.demo))
+            hello = m.Hello(
+                station.id, station.name, software=SOFTWARE, demo=self.demo, language=station.language
+            )
+            self._send(conn, hello)
             async with asyncio.TaskGroup() as tg:
                 await self._read_requests(conn, tg, limiter)
                 for task in list(conn.tasks):

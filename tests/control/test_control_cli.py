@@ -131,8 +131,8 @@ def test_operators_list_text(
     capsys.readouterr()
     assert _operators(monkeypatch, db, "list") == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["USER", "ROLE", "STATE", "FAILS", "CARD", "NAME"]
-    assert out[1].split() == ["ana", "operator", "LOCKED", "0", "yes"]
+    assert out[0].split() == ["USER", "ROLE", "STATE", "FAILS", "CARD", "LANG", "NAME"]
+    assert out[1].split() == ["ana", "operator", "LOCKED", "0", "yes", "-"]
 
 
 def test_operators_with_config(station_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:

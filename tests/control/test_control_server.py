@@ -23,7 +23,9 @@ async def test_hello_then_snapshot_of_the_station(server: ControlServer, station
     await store(session, 41, nzn=2, g_code="0095", amn=8_100, vol=1_000, prc=810, unit=0x30)
     await station.alarms.raise_alarm("bus1/2", "dispenser_offline", "warning", "Dispenser 2 does not answer")
     client = await connect()
-    assert client.hello == m.Hello("TEST-0001", "Test station", software=client.hello.software, demo=False)
+    assert client.hello == m.Hello(
+        "TEST-0001", "Test station", software=client.hello.software, demo=False, language="zh_CN"
+    )
 
     snap = await client.request(m.GetSnapshot())
 

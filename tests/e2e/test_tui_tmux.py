@@ -53,7 +53,8 @@ def test_attendant_logs_in_and_watches_a_sale_progress_and_complete(tmp_path: Pa
         station.start_sim("--seed", "3", "--rate", "20", "--fuel-speed", "400", "--p2p-interval-ms", "200")
         station.start_daemon()
         command = f"{sys.executable} -m edge.cli tui --config {station.config}"
-        tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", "-e", "TERM=xterm-256color", command)
+        tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", "-e", "TERM=xterm-256color",
+             "-e", "LANG=C.UTF-8", command)  # fmt: skip
         wait_until(lambda: "Operator login" in screen(session), 60, "the login screen")
         wait_until(lambda: "ONLINE" in screen(session), 60, "the TUI to reach the daemon")
         tmux("send-keys", "-t", session, USER, "Enter")

@@ -133,3 +133,15 @@ def test_station_run_rejects_bad_config_listing_every_problem(tmp_path: Path) ->
     assert result.returncode == 2
     assert "station.toml: rules.bogus: unknown key" in result.stderr
     assert f"station.toml: lines[0].url: device {tmp_path / 'missing'} does not exist" in result.stderr
+
+
+def test_station_language_defaults_to_chinese_and_is_checked(tmp_path: Path) -> None:
+    dev = tmp_path / "tty"
+    dev.touch()
+    assert load_config(write(tmp_path, GOOD.format(dev=dev))).station.language == "zh_CN"
+    english = GOOD.format(dev=dev).replace('id = "ST-1"', 'id = "ST-1"\nlanguage = "en_US"')
+    assert load_config(write(tmp_path, english)).station.language == "en"
+    french = GOOD.format(dev=dev).replace('id = "ST-1"', 'id = "ST-1"\nlanguage = "fr"')
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, french))
+    assert any("station.language" in p and "unknown language 'fr'" in p for p in info.value.problems)

@@ -1,4 +1,6 @@
-"""The look of the main screens at 80×24 and 160×48, compared as text with tests/tui/snapshots/.
+"""The look of every screen at 80×24 and 160×48, in English and in Chinese, compared as text with
+tests/tui/snapshots/ (`<screen>_<size>.txt` in English, `<screen>_zh_CN_<size>.txt` in Chinese: wide
+characters must line up in tiles, tables and dialogs).
 
 A changed layout fails here. Review the new screen (printed in the failure), then accept it with
 `UPDATE_SNAPSHOTS=1 uv run pytest tests/tui/test_tui_snapshots.py`.
@@ -14,58 +16,88 @@ from tui_fake_daemon import FakeDaemon, big_snapshot
 from tui_testkit import assert_snapshot, make_app, until
 
 from tui.screens.login import LoginScreen
-from tui.screens.report import ReportScreen
+from tui.screens.report import HandoverScreen, ReportScreen
 
 SIZES = [(80, 24), (160, 48)]
+LANGUAGES = ["en", "zh_CN"]
 TABS = {"sales": "2", "alarms": "3", "lines": "4", "shift": "5", "cards": "6"}
+sizes = pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+languages = pytest.mark.parametrize("language", LANGUAGES)
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-async def test_login_screen(daemon: FakeDaemon, socket_path: Path, size: tuple[int, int]) -> None:
-    app = make_app(socket_path)
+def named(name: str, language: str) -> str:
+    return name if language == "en" else f"{name}_{language}"
+
+
+@sizes
+@languages
+async def test_login_screen(
+    daemon: FakeDaemon, socket_path: Path, size: tuple[int, int], language: str
+) -> None:
+    app = make_app(socket_path, language=language)
     async with app.run_test(size=size) as pilot:
         await until(pilot, lambda: app.link == "online" and isinstance(app.screen, LoginScreen))
         await pilot.pause()
-        assert_snapshot(app, "login")
+        assert_snapshot(app, named("login", language))
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-async def test_login_screen_without_daemon(socket_path: Path, size: tuple[int, int]) -> None:
-    app = make_app(socket_path)
+@sizes
+@languages
+async def test_login_screen_without_daemon(socket_path: Path, size: tuple[int, int], language: str) -> None:
+    app = make_app(socket_path, language=language)
     async with app.run_test(size=size) as pilot:
         await until(pilot, lambda: app.link == "down")
         await pilot.pause()
-        assert_snapshot(app, "login_no_daemon")
+        assert_snapshot(app, named("login_no_daemon", language))
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-async def test_station_tabs(daemon: FakeDaemon, socket_path: Path, size: tuple[int, int]) -> None:
+@sizes
+@languages
+async def test_station_tabs(
+    daemon: FakeDaemon, socket_path: Path, size: tuple[int, int], language: str
+) -> None:
     """Every tab of the station screen, one snapshot each (one app run: starting one costs ~1 s)."""
-    app = make_app(socket_path)
+    app = make_app(socket_path, language=language)
     async with app.run_test(size=size) as pilot:
         await logged_in(pilot)
         await pilot.pause()
-        assert_snapshot(app, "station_nozzles")
+        assert_snapshot(app, named("station_nozzles", language))
         for tab, key in TABS.items():
             await pilot.press(key)
             await pilot.pause()
-            assert_snapshot(app, f"station_{tab}")
+            assert_snapshot(app, named(f"station_{tab}", language))
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-async def test_report(daemon: FakeDaemon, socket_path: Path, size: tuple[int, int]) -> None:
-    app = make_app(socket_path)
+@sizes
+@languages
+async def test_report(daemon: FakeDaemon, socket_path: Path, size: tuple[int, int], language: str) -> None:
+    app = make_app(socket_path, language=language)
     async with app.run_test(size=size) as pilot:
         await logged_in(pilot)
         await pilot.press("5", "r")
         await until(pilot, lambda: isinstance(app.screen, ReportScreen))
         await pilot.pause()
-        assert_snapshot(app, "report")
+        assert_snapshot(app, named("report", language))
 
 
+@sizes
+@languages
+async def test_handover_dialog(
+    daemon: FakeDaemon, socket_path: Path, size: tuple[int, int], language: str
+) -> None:
+    app = make_app(socket_path, language=language)
+    async with app.run_test(size=size) as pilot:
+        await logged_in(pilot)
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, HandoverScreen))
+        await pilot.pause()
+        assert_snapshot(app, named("handover", language))
+
+
+@languages
 @pytest.mark.parametrize("fake_options", [{"snapshot": big_snapshot(64)}])
-async def test_sixty_four_nozzles_at_160x48(daemon: FakeDaemon, socket_path: Path) -> None:
-    app = make_app(socket_path)
+async def test_sixty_four_nozzles_at_160x48(daemon: FakeDaemon, socket_path: Path, language: str) -> None:
+    app = make_app(socket_path, language=language)
     async with app.run_test(size=(160, 48)) as pilot:
         from tui_testkit import login
 
@@ -79,8 +111,8 @@ async def test_sixty_four_nozzles_at_160x48(daemon: FakeDaemon, socket_path: Pat
         await pilot.pause()
         grid = app.screen.query_one("#nozzle-scroll")
         assert grid.has_class("-compact")  # all 64 fit as compact tiles: chosen by itself
-        assert_snapshot(app, "station_64_nozzles")
+        assert_snapshot(app, named("station_64_nozzles", language))
         await pilot.press("z")  # full tiles: the grid scrolls
         await until(pilot, lambda: not grid.has_class("-compact"))
         await pilot.pause()
-        assert_snapshot(app, "station_64_nozzles_full")
+        assert_snapshot(app, named("station_64_nozzles_full", language))

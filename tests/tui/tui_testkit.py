@@ -19,7 +19,9 @@ UPDATE_ENV = "UPDATE_SNAPSHOTS"
 
 
 def make_app(socket_path: Path, **kwargs: object) -> StationApp:
-    """The app as the tests run it: quick reconnects, no cursor blink, no animations (stable screens)."""
+    """The app as the tests run it: quick reconnects, no cursor blink, no animations (stable screens);
+    in English unless `language=` says otherwise (`None`: the station's, from the daemon's hello)."""
+    kwargs.setdefault("language", "en")
     app = StationApp(socket_path, retry_s=0.05, blink=False, **kwargs)  # type: ignore[arg-type]
     app.animation_level = "none"
     return app

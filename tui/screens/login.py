@@ -17,7 +17,9 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from edge.control import messages as m
+from tui import format as fmt
 from tui.client import NotConnected
+from tui.i18n import N_, _, translate_bindings
 from tui.widgets.fields import TypeAheadInput
 from tui.widgets.status import StatusBar
 
@@ -25,21 +27,23 @@ if TYPE_CHECKING:
     from tui.app import StationApp
 
 ERROR_WORDS = {
-    m.ErrorCode.LOCKED: "LOCKED",
-    m.ErrorCode.BAD_CREDENTIALS: "REFUSED",
-    m.ErrorCode.BAD_CARD: "WRONG CARD",
-    m.ErrorCode.CARD_TIMEOUT: "NO CARD",
-    m.ErrorCode.DEMO_DISABLED: "NOT A DEMO",
+    m.ErrorCode.LOCKED: N_("LOCKED"),
+    m.ErrorCode.BAD_CREDENTIALS: N_("REFUSED"),
+    m.ErrorCode.BAD_CARD: N_("WRONG CARD"),
+    m.ErrorCode.CARD_TIMEOUT: N_("NO CARD"),
+    m.ErrorCode.DEMO_DISABLED: N_("NOT A DEMO"),
 }
 
 
 class LoginScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "app.quit", "Quit"),
+        Binding("f2", "app.switch_language", N_("中文")),
+        Binding("ctrl+q", "app.quit", N_("Quit")),
     ]
 
     def __init__(self, message: str = "") -> None:
         super().__init__()
+        translate_bindings(self)
         self._initial = message
         self._challenge: m.LoginChallenge | None = None
 
@@ -53,12 +57,12 @@ class LoginScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield StatusBar()
         with Center(), Vertical(id="login-box"):
-            yield Label("Operator login", id="login-title")
+            yield Label(_("Operator login"), id="login-title")
             yield Static(id="login-daemon")
-            yield TypeAheadInput(placeholder="user name", id="username", next_field="password")
-            yield Input(placeholder="password", password=True, id="password")
-            yield Input(placeholder="employee card number", id="card", classes="-hidden")
-            yield Button("Log in", id="login-button", variant="primary")
+            yield TypeAheadInput(placeholder=_("user name"), id="username", next_field="password")
+            yield Input(placeholder=_("password"), password=True, id="password")
+            yield Input(placeholder=_("employee card number"), id="card", classes="-hidden")
+            yield Button(_("Log in"), id="login-button", variant="primary")
             yield Static(self._initial, id="login-message")
         yield Footer()
 
@@ -70,7 +74,10 @@ class LoginScreen(Screen[None]):
 
     def _show_link(self, link: str) -> None:
         app = self.station_app
-        text = "Daemon: connected" if link == "online" else f"Daemon: {app.link_reason}"
+        if link == "online":
+            text = _("Daemon: connected")
+        else:
+            text = _("Daemon: {reason}").format(reason=app.link_reason)
         self.query_one("#login-daemon", Static).update(text)
         self.query_one("#login-daemon").set_class(link != "online", "-down")
 
@@ -92,7 +99,7 @@ class LoginScreen(Screen[None]):
         username = self.query_one("#username", Input).value.strip()
         password = self.query_one("#password", Input).value
         if not username:
-            self.say("Type your user name.", error=True)
+            self.say(_("Type your user name."), error=True)
             self.query_one("#username", Input).focus()
             return
         self.login(username, password)
@@ -105,11 +112,11 @@ class LoginScreen(Screen[None]):
     @work(exclusive=True, group="login")
     async def login(self, username: str, password: str) -> None:
         client = self.station_app.client
-        self.say("Checking…")
+        self.say(_("Checking…"))
         try:
             sent = client.send(m.Login(username=username, password=password))
         except NotConnected:
-            self.say("The daemon is not running: cannot log in now.", error=True)
+            self.say(_("The daemon is not running: cannot log in now."), error=True)
             return
         try:
             reply = await client.reply(sent.id)
@@ -135,7 +142,9 @@ class LoginScreen(Screen[None]):
         card.value = ""
         card.focus()
         self.say(
-            f"Employee card: type or scan its number, or present it at a nozzle ({challenge.seconds} s)."
+            _("Employee card: type or scan its number, or present it at a nozzle ({seconds} s).").format(
+                seconds=challenge.seconds
+            )
         )
 
     @work(group="card")
@@ -143,7 +152,7 @@ class LoginScreen(Screen[None]):
         try:
             reply = await self.station_app.client.request(m.LoginCard(challenge=challenge, asn=asn))
         except (NotConnected, TimeoutError):
-            self.say("The daemon does not answer.", error=True)
+            self.say(_("The daemon does not answer."), error=True)
             return
         if isinstance(reply, m.Error):
             self._refused(reply)
@@ -151,13 +160,13 @@ class LoginScreen(Screen[None]):
     def _refused(self, reply: m.Reply) -> None:
         if isinstance(reply, m.Error):
             word = (
-                ERROR_WORDS.get(m.ErrorCode(reply.code), "ERROR")
+                ERROR_WORDS.get(m.ErrorCode(reply.code), N_("ERROR"))
                 if reply.code in set(m.ErrorCode)
-                else "ERROR"
+                else N_("ERROR")
             )
-            self.say(f"{word}: {reply.message}", error=True)
+            self.say(f"{_(word)}: {fmt.error_text(reply.code, reply.message)}", error=True)
         else:
-            self.say(f"Unexpected answer: {reply.TYPE}", error=True)
+            self.say(_("Unexpected answer: {type}").format(type=reply.TYPE), error=True)
         password = self.query_one("#password", Input)
         password.value = ""
         password.focus()

@@ -16,7 +16,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from edge.control import messages as m
+from tui import format as fmt
 from tui.client import NotConnected
+from tui.i18n import N_, _, translate_bindings
 from tui.model import Changes
 from tui.screens.report import HandoverScreen, ReportScreen
 from tui.widgets.alarms import AlarmsTable
@@ -31,12 +33,12 @@ if TYPE_CHECKING:
     from tui.app import StationApp
 
 TABS = (
-    ("nozzles", "1 Nozzles"),
-    ("sales", "2 Sales"),
-    ("alarms", "3 Alarms"),
-    ("lines", "4 Lines"),
-    ("shift", "5 Shift"),
-    ("decisions", "6 Cards"),
+    ("nozzles", N_("1 Nozzles")),
+    ("sales", N_("2 Sales")),
+    ("alarms", N_("3 Alarms")),
+    ("lines", N_("4 Lines")),
+    ("shift", N_("5 Shift")),
+    ("decisions", N_("6 Cards")),
 )
 ACTION_PERMISSIONS = {
     "open_shift": "open_shift",
@@ -49,13 +51,18 @@ ACTION_PERMISSIONS = {
 class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         *(Binding(str(i + 1), f"tab('{tab}')", label, show=False) for i, (tab, label) in enumerate(TABS)),
-        Binding("o", "open_shift", "Open shift"),
-        Binding("c", "close_shift", "Hand over"),
-        Binding("r", "report", "Report"),
-        Binding("t", "read_totals", "Totals"),
-        Binding("ctrl+l", "logout", "Logout"),
-        Binding("ctrl+q", "app.quit", "Quit"),
+        Binding("o", "open_shift", N_("Open shift")),
+        Binding("c", "close_shift", N_("Hand over")),
+        Binding("r", "report", N_("Report")),
+        Binding("t", "read_totals", N_("Totals")),
+        Binding("ctrl+l", "logout", N_("Logout")),
+        Binding("f2", "app.switch_language", N_("中文"), show=False),  # shown in the status bar
+        Binding("ctrl+q", "app.quit", N_("Quit")),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        translate_bindings(self)
 
     _lines_stale = False
     """The line diagnostics changed while their tab was hidden."""
@@ -70,17 +77,17 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield StatusBar()
         with TabbedContent(initial="nozzles"):
-            with TabPane(TABS[0][1], id="nozzles"):
+            with TabPane(_(TABS[0][1]), id="nozzles"):
                 yield NozzleGrid(id="nozzle-scroll")
-            with TabPane(TABS[1][1], id="sales"):
+            with TabPane(_(TABS[1][1]), id="sales"):
                 yield SalesTable()
-            with TabPane(TABS[2][1], id="alarms"):
+            with TabPane(_(TABS[2][1]), id="alarms"):
                 yield AlarmsTable()
-            with TabPane(TABS[3][1], id="lines"):
+            with TabPane(_(TABS[3][1]), id="lines"):
                 yield LinesPanel()
-            with TabPane(TABS[4][1], id="shift"):
+            with TabPane(_(TABS[4][1]), id="shift"):
                 yield ShiftPanel()
-            with TabPane(TABS[5][1], id="decisions"):
+            with TabPane(_(TABS[5][1]), id="decisions"):
                 yield DecisionsPanel()
         yield Footer()
 
@@ -131,7 +138,7 @@ class MainScreen(Screen[None]):
             decisions.show(changes.decisions)
         if everything or changes.alarms or changes.alarms_removed:
             unacked = model.unacknowledged
-            label = f"3 Alarms ({unacked})" if unacked else "3 Alarms"
+            label = _("3 Alarms ({n})").format(n=unacked) if unacked else _(TABS[2][1])
             self.query_one(TabbedContent).get_tab("alarms").label = label
         self.query_one(StatusBar).redraw()
 
@@ -175,17 +182,18 @@ class MainScreen(Screen[None]):
     @on(AlarmsTable.AckRequested)
     def _ack(self, event: AlarmsTable.AckRequested) -> None:
         if not self.station_app.may("ack_alarm"):
-            self.notify("Your role may not acknowledge alarms.", severity="warning")
+            self.notify(_("Your role may not acknowledge alarms."), severity="warning")
             return
-        self.command(m.AckAlarm(alarm_id=event.alarm_id), f"Alarm {event.alarm_id} acknowledged")
+        done = _("Alarm {id} acknowledged").format(id=event.alarm_id)
+        self.command(m.AckAlarm(alarm_id=event.alarm_id), done)
 
     def action_open_shift(self) -> None:
-        self.command(m.OpenShift(), "Shift opened", tab="shift")
+        self.command(m.OpenShift(), _("Shift opened"), tab="shift")
 
     def action_close_shift(self) -> None:
         def closed(handover_to: str | None) -> None:
             if handover_to is not None:
-                self.command(m.CloseShift(handover_to=handover_to), "Shift closed", tab="shift")
+                self.command(m.CloseShift(handover_to=handover_to), _("Shift closed"), tab="shift")
 
         self.app.push_screen(HandoverScreen(), closed)
 
@@ -193,7 +201,7 @@ class MainScreen(Screen[None]):
         self.command(m.GetReport(), "")
 
     def action_read_totals(self) -> None:
-        self.command(m.ReadTotals(), "Totals read", tab="shift")
+        self.command(m.ReadTotals(), _("Totals read"), tab="shift")
 
     def action_logout(self) -> None:
         self.station_app.logout()
@@ -204,16 +212,19 @@ class MainScreen(Screen[None]):
         try:
             reply = await app.send_command(request)
         except NotConnected:
-            self.notify("The daemon is not running.", severity="error")
+            self.notify(_("The daemon is not running."), severity="error")
             return
         except TimeoutError:
-            self.notify(f"No answer from the daemon to {request.TYPE}.", severity="error")
+            self.notify(
+                _("No answer from the daemon to {request}.").format(request=request.TYPE), severity="error"
+            )
             return
         if isinstance(reply, m.Error):
             if reply.code == m.ErrorCode.UNAUTHENTICATED:
                 app.session_lost(reply.message)
                 return
-            self.notify(f"{reply.code.upper()}: {reply.message}", severity="error", timeout=8)
+            text = fmt.error_text(reply.code, reply.message)
+            self.notify(f"{reply.code.upper()}: {text}", severity="error", timeout=8)
             return
         if tab:
             self.action_tab(tab)

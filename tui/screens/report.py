@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from edge.control import messages as m
+from tui.i18n import N_, _, translate_bindings
 
 
 def report_path(folder: Path, report: m.ShiftReport, suffix: str) -> Path:
@@ -26,13 +27,14 @@ def report_path(folder: Path, report: m.ShiftReport, suffix: str) -> Path:
 
 class ReportScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "dismiss", "Close"),
-        Binding("s", "save_text", "Save text"),
-        Binding("e", "export_csv", "Export CSV"),
+        Binding("escape", "dismiss", N_("Close")),
+        Binding("s", "save_text", N_("Save text")),
+        Binding("e", "export_csv", N_("Export CSV")),
     ]
 
     def __init__(self, report: m.ShiftReport, folder: Path) -> None:
         super().__init__()
+        translate_bindings(self)
         self.report = report
         self.folder = folder
 
@@ -52,9 +54,10 @@ class ReportScreen(ModalScreen[None]):
         try:
             path.write_text(text, encoding="utf-8")
         except OSError as exc:
-            self.query_one("#report-saved", Static).update(f"Cannot write {path}: {exc.strerror}")
+            text = _("Cannot write {path}: {why}").format(path=path, why=exc.strerror)
+            self.query_one("#report-saved", Static).update(text)
             return
-        self.query_one("#report-saved", Static).update(f"Saved {path}")
+        self.query_one("#report-saved", Static).update(_("Saved {path}").format(path=path))
 
     def action_save_text(self) -> None:
         self._write("txt", self.report.text)
@@ -69,15 +72,19 @@ class ReportScreen(ModalScreen[None]):
 class HandoverScreen(ModalScreen[str | None]):
     """Close the shift: optionally name the operator who takes over (empty: close only)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", N_("Cancel"))]
+
+    def __init__(self) -> None:
+        super().__init__()
+        translate_bindings(self)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="handover-box"):
-            yield Label("Close the shift and hand over")
-            yield Label("The totals are read from every dispenser and the report is made.")
-            yield Input(placeholder="hand over to (user name, empty: nobody)", id="handover-to")
-            yield Button("Close shift", id="handover-ok", variant="warning")
-            yield Button("Cancel", id="handover-cancel")
+            yield Label(_("Close the shift and hand over"))
+            yield Label(_("The totals are read from every dispenser and the report is made."))
+            yield Input(placeholder=_("hand over to (user name, empty: nobody)"), id="handover-to")
+            yield Button(_("Close shift"), id="handover-ok", variant="warning")
+            yield Button(_("Cancel"), id="handover-cancel")
         yield Footer()
 
     @on(Input.Submitted)

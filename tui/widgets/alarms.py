@@ -15,30 +15,31 @@ from textual.message import Message
 
 from edge.control import messages as m
 from tui import format as fmt
+from tui.i18n import N_, _, translate_bindings
 from tui.widgets.tables import KeyedTable
 
 COLUMNS = (
-    ("Severity", "sev"), ("Source", "source"), ("Code", "code"), ("Since", "since"), ("×", "count"),
-    ("Acknowledged", "ack"), ("Message", "message"),
+    (N_("Severity"), "sev"), (N_("Source"), "source"), (N_("Code"), "code"), (N_("Since"), "since"),
+    ("×", "count"), (N_("Acknowledged"), "ack"), (N_("Message"), "message"),
 )  # fmt: skip
 SEVERITY_STYLE = {"critical": "bold red", "major": "bold red", "warning": "bold yellow", "info": ""}
 
 
 def alarm_cells(a: m.Alarm) -> tuple[str | Text, ...]:
-    word = fmt.SEVERITY_WORDS.get(a.severity, a.severity.upper())
+    word = fmt.severity_word(a.severity)
     return (
         Text.styled(word, SEVERITY_STYLE.get(a.severity, "")),
         a.source,
         a.code,
         fmt.clock(a.raised_at),
         str(a.count),
-        f"✓ {a.acknowledged_by}" if a.acknowledged_by else Text.styled("NEW", "bold"),
-        a.message,
+        f"✓ {a.acknowledged_by}" if a.acknowledged_by else Text.styled(_("NEW"), "bold"),
+        fmt.alarm_text(a.code, a.message),
     )
 
 
 class AlarmsTable(KeyedTable):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("a", "acknowledge", "Ack alarm")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("a", "acknowledge", N_("Ack alarm"))]
 
     class AckRequested(Message):
         def __init__(self, alarm_id: int) -> None:
@@ -47,6 +48,7 @@ class AlarmsTable(KeyedTable):
 
     def __init__(self) -> None:
         super().__init__(COLUMNS, id="alarms-table")
+        translate_bindings(self)
 
     def show(self, alarms: Iterable[m.Alarm], *, reset: bool = False) -> None:
         if reset:

@@ -1,7 +1,8 @@
 """Card decisions: why a card was allowed or refused at a nozzle (reason code and words).
 
 Layer: tui. Rows come from `decision` events (and the snapshot's recent ones); the selected row is
-explained below the table in full.
+explained below the table in full. The words are the reason code's (`protocol.reasons`), translated
+here, so the same stored decision reads in Chinese for an attendant and in English for an engineer.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from textual.widgets import DataTable, Static
 
 from edge.control import messages as m
 from tui import format as fmt
+from tui.i18n import N_, _
 from tui.widgets.tables import KeyedTable
 
 COLUMNS = (
-    ("Time", "time"), ("Nozzle", "nozzle"), ("Card", "card"), ("Result", "result"), ("Reason", "reason"),
-    ("Why", "words"),
+    (N_("Time"), "time"), (N_("Nozzle"), "nozzle"), (N_("Card"), "card"), (N_("Result"), "result"),
+    (N_("Reason"), "reason"), (N_("Why"), "words"),
 )  # fmt: skip
 MAX_ROWS = 200
 
@@ -28,24 +30,27 @@ def decision_key(d: m.Decision, seq: int) -> str:
 
 
 def decision_cells(d: m.Decision) -> tuple[str | Text, ...]:
-    result = Text.styled("ALLOWED", "bold green") if d.allowed else Text.styled("REFUSED", "bold red")
+    result = Text.styled(_("ALLOWED"), "bold green") if d.allowed else Text.styled(_("REFUSED"), "bold red")
     return (
         fmt.clock(d.at),
-        f"{d.line}/{d.dispenser}/{d.nzn}" if d.line else "desk",
+        f"{d.line}/{d.dispenser}/{d.nzn}" if d.line else _("desk"),
         fmt.card(d.asn),
         result,
         d.reason or "—",
-        d.words,
+        fmt.decision_words(d),
     )
 
 
 def explain(d: m.Decision) -> str:
-    verdict = "ALLOWED" if d.allowed else "REFUSED"
-    text = f"Card {fmt.card(d.asn)} at {d.line}/{d.dispenser} nozzle {d.nzn}: {verdict}"
+    verdict = _("ALLOWED") if d.allowed else _("REFUSED")
+    text = _("Card {card} at {line}/{dispenser} nozzle {nzn}: {verdict}").format(
+        card=fmt.card(d.asn), line=d.line, dispenser=d.dispenser, nzn=d.nzn, verdict=verdict
+    )
     if not d.allowed:
-        text += f"\nReason {d.reason or '?'}: {d.words or 'no explanation given'}"
-    for warning in d.warnings:
-        text += f"\nWarning: {warning}"
+        words = fmt.decision_words(d) or _("no explanation given")
+        text += "\n" + _("Reason {code}: {words}").format(code=d.reason or "?", words=words)
+    for warning in fmt.decision_warnings(d):
+        text += "\n" + _("Warning: {warning}").format(warning=warning)
     return text
 
 
@@ -57,7 +62,7 @@ class DecisionsPanel(Vertical):
 
     def compose(self) -> Iterable[KeyedTable | Static]:
         yield KeyedTable(COLUMNS, max_rows=MAX_ROWS, id="decisions-table")
-        yield Static("Select a decision to see why.", id="decision-detail")
+        yield Static(_("Select a decision to see why."), id="decision-detail")
 
     def show(self, decisions: Iterable[m.Decision], *, reset: bool = False) -> None:
         table = self.query_one("#decisions-table", KeyedTable)

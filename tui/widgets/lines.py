@@ -14,14 +14,17 @@ from textual.widgets import Label, Log
 
 from edge.control import messages as m
 from tui import format as fmt
+from tui.i18n import N_, _
 from tui.widgets.tables import KeyedTable
 
 LINE_COLUMNS = (
-    ("Line", "line"), ("Mode", "mode"), ("Polls", "polls"), ("Cycle ms", "cycle"), ("CRC err", "crc"),
-    ("Timeouts", "timeouts"), ("Noise B", "noise"), ("Last frame", "last"),
+    (N_("Line"), "line"), (N_("Mode"), "mode"), (N_("Polls"), "polls"), (N_("Cycle ms"), "cycle"),
+    (N_("CRC err"), "crc"), (N_("Timeouts"), "timeouts"), (N_("Noise B"), "noise"),
+    (N_("Last frame"), "last"),
 )  # fmt: skip
 DISPENSER_COLUMNS = (
-    ("Dispenser", "disp"), ("State", "online"), ("Model", "model"), ("Records", "records"), ("Last error", "error"),
+    (N_("Dispenser"), "disp"), (N_("State"), "online"), (N_("Model"), "model"), (N_("Records"), "records"),
+    (N_("Last error"), "error"),
 )  # fmt: skip
 MAX_TRACE_LINES = 500
 
@@ -49,7 +52,7 @@ def line_cells(ls: m.LineStats) -> tuple[str | Text, ...]:
 
 
 def dispenser_cells(d: m.DispenserView) -> tuple[str | Text, ...]:
-    state = Text.styled("ONLINE", "bold green") if d.online else Text.styled("OFFLINE", "bold red")
+    state = Text.styled(_("ONLINE"), "bold green") if d.online else Text.styled(_("OFFLINE"), "bold red")
     return (d.label or f"{d.line}/{d.dispenser}", state, d.m_info, str(d.records_stored or ""), d.last_error)
 
 
@@ -61,7 +64,7 @@ class LinesPanel(Vertical):
     def compose(self) -> Iterable[Label | KeyedTable | Log]:
         yield KeyedTable(LINE_COLUMNS, id="lines-table")
         yield KeyedTable(DISPENSER_COLUMNS, id="dispensers-table")
-        yield Label("Frame trace", classes="section-title")
+        yield Label(_("Frame trace"), classes="section-title")
         yield Log(id="trace-log", max_lines=MAX_TRACE_LINES, auto_scroll=True)
 
     def show_lines(self, lines: Iterable[m.LineStats], *, reset: bool = False) -> None:

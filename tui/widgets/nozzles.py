@@ -2,7 +2,8 @@
 
 Layer: tui. Tiles are created once per snapshot and then only the tiles whose nozzle changed are
 redrawn (`NozzleGrid.update_nozzles(keys)`). The number of columns follows the width (a tile is
-`TILE_WIDTH` cells), so 8 nozzles fit 80×24 and 64 fit 160×48; the grid scrolls beyond that.
+`TILE_WIDTH` cells), so 8 nozzles fit 80×24 and 64 fit 160×48; the grid scrolls beyond that. Text in
+a tile is padded and cut by terminal cells (a Chinese state word is two cells a character).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
-from textual.binding import BindingType
+from textual.binding import Binding, BindingType
 from textual.containers import Grid, VerticalScroll
 from textual.content import Content
 from textual.events import Resize
@@ -18,7 +19,9 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from edge.control import messages as m
+from protocol.i18n import clip, ljust, rjust
 from tui import format as fmt
+from tui.i18n import N_, _, translate_bindings
 
 TILE_WIDTH = 19
 """Cells per tile at least, borders and left padding included (16 of text inside)."""
@@ -66,17 +69,18 @@ class NozzleTile(Static, can_focus=True):
 def tile_content(n: m.Nozzle) -> Content:
     """Four lines of 16 cells: state and employee; amount and volume; price and card; a warning."""
     unit = (n.unit or "L")[:2]
-    who = "" if n.emp == m.EMP_NONE else f"emp {n.emp}"
+    who = "" if n.emp == m.EMP_NONE else fmt.emp(n.emp)
     busy = n.state in ("nozzle_up", "fuelling", "finished")
     figures = f"{fmt.money(n.amn):<9}{fmt.centi(n.vol) + unit:>7}" if busy else ""
     card = fmt.card(n.asn)
     price = f"{fmt.centi(n.prc)}/{unit}" if busy and n.prc else ""
+    state = ljust(clip(fmt.state_word(n.state), 10), 10)
     return Content.assemble(
-        (f"{fmt.state_word(n.state):<10}", "bold"),
-        f"{who:>6}\n",
+        (state, "bold"),
+        f"{rjust(clip(who, 16 - 10), 6)}\n",
         f"{figures}\n",
         f"{price:<10}{card:>6}\n",
-        (n.warning[:16], "italic"),
+        (clip(_(n.warning), 16), "italic"),
     )
 
 
@@ -87,11 +91,12 @@ def tile_id(key: str) -> str:
 class NozzleGrid(VerticalScroll):
     """All nozzle tiles; `z` toggles compact tiles (two lines) for big stations."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [("z", "compact", "Compact")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("z", "compact", N_("Compact"))]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._chosen_compact: bool | None = None
+        translate_bindings(self)
 
     def compose(self) -> Iterable[Grid]:
         yield Grid(id="nozzle-grid")

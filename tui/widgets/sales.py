@@ -11,17 +11,19 @@ from rich.text import Text
 
 from edge.control import messages as m
 from tui import format as fmt
+from tui.i18n import N_
 from tui.widgets.tables import KeyedTable
 
 MAX_ROWS = 500
 COLUMNS = (
-    ("Time", "time"), ("Nozzle", "nozzle"), ("Kind", "kind"), ("Card", "card"), ("Product", "product"),
-    ("Volume", "vol"), ("Amount", "amn"), ("Paid", "pay"), ("Emp", "emp"),
+    (N_("Time"), "time"), (N_("Nozzle"), "nozzle"), (N_("Kind"), "kind"), (N_("Card"), "card"),
+    (N_("Product"), "product"), (N_("Volume"), "vol"), (N_("Amount"), "amn"), (N_("Paid"), "pay"),
+    (N_("Emp"), "emp"),
 )  # fmt: skip
 
 
 def sale_cells(s: m.Sale) -> tuple[str | Text, ...]:
-    kind = s.kind.replace("_", " ")
+    kind = fmt.kind(s.kind)
     styled_kind: str | Text = kind
     if s.kind in ("grey", "card_error", "wrong_card"):
         styled_kind = Text.styled(kind.upper(), "bold yellow")
@@ -34,7 +36,7 @@ def sale_cells(s: m.Sale) -> tuple[str | Text, ...]:
         s.product or s.g_code,
         "" if duty else fmt.centi(s.vol),
         "" if duty else fmt.centi(s.amn),
-        s.payment.replace("_", " "),
+        fmt.payment(s.payment),
         "" if s.emp == m.EMP_NONE else str(s.emp),
     )
 

@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from edge.control import messages as m
 from tui import format as fmt
+from tui.i18n import _
 
 
 class ShiftPanel(Vertical, can_focus=True):
@@ -19,20 +20,22 @@ class ShiftPanel(Vertical, can_focus=True):
         yield Static(id="shift-info")
         yield Static(id="totals-info")
         yield Static(
-            "o open a shift · c close / hand over (reads the totals, makes the report) · "
-            "r report of the open shift · t read the totals now",
+            _(
+                "o open a shift · c close / hand over (reads the totals, makes the report) · "
+                "r report of the open shift · t read the totals now"
+            ),
             id="shift-help",
         )
 
     def show_shift(self, shift: m.ShiftView | None) -> None:
         info = self.query_one("#shift-info", Static)
         if shift is None:
-            info.update("No shift is open.")
+            info.update(_("No shift is open."))
             info.set_class(True, "-none")
             return
         info.set_class(False, "-none")
-        text = (
-            f"Shift #{shift.id} OPEN since {fmt.clock(shift.opened_at, with_date=True)} by {shift.opened_by}"
+        text = _("Shift #{id} OPEN since {since} by {who}").format(
+            id=shift.id, since=fmt.clock(shift.opened_at, with_date=True), who=shift.opened_by
         )
         if shift.note:
             text += f"\n{shift.note}"
@@ -40,8 +43,9 @@ class ShiftPanel(Vertical, can_focus=True):
 
     def show_totals(self, readings: Iterable[m.TotalsReading]) -> None:
         rows = [
-            f"{r.line}/{r.dispenser} N{r.nzn}: {fmt.centi(r.v_tot):>12}  {'read now' if r.fresh else 'last stored'}"
-            f" {fmt.clock(r.read_at)}"
+            f"{r.line}/{r.dispenser} N{r.nzn}: {fmt.centi(r.v_tot):>12}  "
+            f"{_('read now') if r.fresh else _('last stored')} {fmt.clock(r.read_at)}"
             for r in readings
         ]
-        self.query_one("#totals-info", Static).update("Totals\n" + "\n".join(rows) if rows else "No totals.")
+        text = _("Totals") + "\n" + "\n".join(rows) if rows else _("No totals.")
+        self.query_one("#totals-info", Static).update(text)

@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING
 from textual.content import Content
 from textual.widgets import Static
 
+from tui.format import role_word
+from tui.i18n import _, ngettext
+
 if TYPE_CHECKING:
     from tui.app import StationApp
 
@@ -37,23 +40,27 @@ class StatusBar(Static):
         self.set_class(not online, "-down")
         parts: list[tuple[str, str] | str] = []
         station = model.station.id or (app.client.hello.station_id if app.client.hello else "")
-        parts.append((f" {station or 'STATION'} ", "bold"))
-        parts.append(("● ONLINE " if online else "○ DAEMON DOWN ", "bold"))
+        station = station or _("STATION")
+        parts.append((f" {station} ", "bold"))
+        parts.append((_("● ONLINE ") if online else _("○ DAEMON DOWN "), "bold"))
         session = app.session
         if session is not None:
             who = session.operator.display_name or session.operator.username
             if session.demo:
-                parts.append((" DEMO OPERATOR ", "bold reverse"))
+                parts.append((_(" DEMO OPERATOR "), "bold reverse"))
                 parts.append(" ")
-            parts.append(f"{who} ({session.operator.role.value}) ")
+            parts.append(f"{who} ({role_word(session.operator.role.value)}) ")
         if session is None or not model.loaded:
             self.update(Content.assemble(*parts))
             return
         if model.shift is not None:
-            parts.append(f"│ shift #{model.shift.id} ")
+            parts.append(_("│ shift #{id} ").format(id=model.shift.id))
         else:
-            parts.append("│ no shift ")
+            parts.append(_("│ no shift "))
         unacked = model.unacknowledged
         if unacked:
-            parts.append((f"│ {unacked} ALARM{'S' if unacked > 1 else ''} ", "bold"))
+            alarms = ngettext("│ {n} ALARM ", "│ {n} ALARMS ", unacked).format(n=unacked)
+            parts.append((alarms, "bold"))
+        switch = _("中文")  # the language switch (this screen's footer is full)
+        parts.append(f"│ f2 {switch}")
         self.update(Content.assemble(*parts))

@@ -1,7 +1,7 @@
 """Keyed tables: rows added, updated cell by cell and removed by row key, never rebuilt per event.
 
 Layer: tui. `KeyedTable.upsert(key, cells)` updates only the cells that changed; a bounded table
-drops its oldest rows (`max_rows`).
+drops its oldest rows (`max_rows`). Column labels are marked `N_` by each table and translated here.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+
+from tui.i18n import _
 
 Cell = str | Text
 
@@ -28,7 +30,7 @@ class KeyedTable(DataTable[Cell]):
 
     def on_mount(self) -> None:
         for label, key in self._columns:
-            self.add_column(label, key=key)
+            self.add_column(_(label), key=key)
 
     def upsert(self, key: str, cells: Sequence[Cell], *, follow: bool = False) -> None:
         old = self._cells.get(key)

@@ -1,0 +1,65 @@
+"""What codes are called where people read them: record kinds, payment modes, alarm codes.
+
+Layer: protocol (pure). The codes stay on the wire, in the database and in the MQTT contract; these
+are the English words for them, marked `N_` so they are in the translation catalogs (`protocol.i18n`),
+and translated where they are shown (terminal UI, reports, exports, CLI).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from protocol.i18n import N_, Translator
+
+__all__ = ["ALARM_TEXT", "KIND_WORDS", "PAYMENT_WORDS", "kind_words", "payment_words"]
+
+KIND_WORDS: Final = {
+    "sale": N_("sale"),
+    "grey": N_("grey"),
+    "wrong_card": N_("wrong card"),
+    "grey_unlock": N_("grey unlock"),
+    "supplementary": N_("supplementary"),
+    "on_duty": N_("on duty"),
+    "off_duty": N_("off duty"),
+    "cash": N_("cash"),
+    "price_receipt": N_("price receipt"),
+    "card_error": N_("card error"),
+}
+"""Record kind name (`edge.control.messages.KIND_NAMES`) → words."""
+
+PAYMENT_WORDS: Final = {
+    "cash": N_("cash"),
+    "ticket": N_("ticket"),
+    "credit": N_("credit"),
+    "bank_card": N_("bank card"),
+    "other": N_("other"),
+    "grey_unpaid": N_("grey unpaid"),
+}
+"""Payment mode name → words."""
+
+ALARM_TEXT: Final = {
+    "line_unavailable": N_("The dispenser line cannot be opened."),
+    "dispenser_offline": N_("A dispenser does not answer."),
+    "dispenser_error": N_("A dispenser reports an error."),
+    "journal_failed": N_("Records cannot be stored: call the station manager."),
+    "record_conflict": N_("Two different records with the same number: call the station manager."),
+    "pos_ttc_jump": N_("Record numbers jumped: records may be missing."),
+    "decisions_not_stored": N_("Card decisions cannot be stored."),
+    "card_recheck_refused": N_("A card was refused when it was checked again at the nozzle."),
+    "price_receipt_missing": N_("A dispenser has not confirmed the new prices."),
+    "outbox_depth": N_("Many records wait to be sent to the centre."),
+    "outbox_age": N_("Records have waited too long to be sent to the centre."),
+    "publish_refused": N_("The centre refuses the records sent."),
+    "offline": N_("The centre has been unreachable for too long."),
+}
+"""What each alarm code means for the attendant (the stored message is the engineer's detail)."""
+
+
+def kind_words(kind: str, tr: Translator) -> str:
+    words = KIND_WORDS.get(kind)
+    return tr(words) if words else kind.replace("_", " ")
+
+
+def payment_words(mode: str, tr: Translator) -> str:
+    words = PAYMENT_WORDS.get(mode)
+    return tr(words) if words else mode.replace("_", " ")
