@@ -44,6 +44,8 @@ class CardDecision:
     words: str
     warnings: tuple[str, ...] = ()
     """The words of each warning, for the attendant."""
+    warning_facts: tuple[Mapping[str, Any], ...] = ()
+    """Each warning as stored: `{kind, words, due?, amount?, plate?}` (shown in the reader's language)."""
     kind: str = "0x36"
     """Which question was answered: `0x36` list query, `0x35` grey query, `0x31` re-check, `desk`."""
     m_flag: int | None = None
@@ -65,6 +67,8 @@ def warning_dict(warning: RuleWarning) -> dict[str, Any]:
         out["due"] = warning.due.isoformat()
     if warning.amount is not None:
         out["amount"] = warning.amount
+    if warning.plate:
+        out["plate"] = warning.plate
     return out
 
 
@@ -125,6 +129,7 @@ class DecisionRecorder:
             reason_name=decision.reason_name,
             words=decision.words,
             warnings=tuple(str(w.get("words", "")) for w in decision.warnings),
+            warning_facts=tuple(decision.warnings),
             kind=decision.kind,
             m_flag=decision.m_flag,
             generation=decision.generation,

@@ -11,7 +11,7 @@ from typing import Final
 
 from protocol.i18n import N_, Translator
 
-__all__ = ["ALARM_TEXT", "KIND_WORDS", "PAYMENT_WORDS", "kind_words", "payment_words"]
+__all__ = ["ALARM_TEXT", "KIND_WORDS", "PAYMENT_WORDS", "WARNING_TEXT", "kind_words", "payment_words"]
 
 KIND_WORDS: Final = {
     "sale": N_("sale"),
@@ -53,6 +53,17 @@ ALARM_TEXT: Final = {
     "offline": N_("The centre has been unreachable for too long."),
 }
 """What each alarm code means for the attendant (the stored message is the engineer's detail)."""
+
+
+WARNING_TEXT: Final = {
+    "cylinder_due": N_("Cylinder inspection of vehicle {plate} is due on {due}. Remind the driver."),
+    "lost_card_pending": N_(
+        "Card was reported lost; it stops working on {due}. Check that the customer is the holder."
+    ),
+    "check_plate": N_("Card is only for vehicle {plate}. Check the plate."),
+    "grey_debit_first": N_("Card was left locked by an unfinished sale: {amount} is taken first."),
+}
+"""Warnings on an allowed card (`edge.rules.WarningKind`), with the facts they name as placeholders."""
 
 
 def kind_words(kind: str, tr: Translator) -> str:

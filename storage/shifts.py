@@ -39,6 +39,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from protocol.i18n import N_, Translator, clip, ljust, rjust
+from protocol.words import payment_words
 from storage.clock import Clock, iso_instant, parse_instant, utc_now
 from storage.db import Database, Tx
 from storage.errors import StorageError
@@ -501,12 +503,11 @@ async def build_report(
         diff = None if meter is None else meter - acc.vol
         notes = []
         if s is None or e is None:
-            missing = [phase for phase, r in (("start", s), ("end", e)) if r is None]
-            notes.append("no totalizer reading at " + " and ".join(missing))
+            notes.append(NOTE_NO_READING[(s is None, e is None)])
         elif not (s.fresh and e.fresh):
-            notes.append("totalizer from the last stored reading (dispenser did not answer)")
+            notes.append(NOTE_STALE)
         if s is not None and e is not None and e.v_tot < s.v_tot:
-            notes.append("totalizer wrapped")
+            notes.append(NOTE_WRAPPED)
         nozzle_rows.append(
             ReportNozzle(
                 line=key[0],
@@ -525,7 +526,7 @@ async def build_report(
                 payments=acc.sorted_payments(),
                 difference=diff,
                 flagged=diff is not None and abs(diff) > tolerance,
-                note="; ".join(notes),
+                note=NOTE_SEPARATOR.join(notes),
             )
         )
 
@@ -589,6 +590,21 @@ async def build_report(
     return replace(report, text=report_text(report, title=title), csv=report_csv(report))
 
 
+NOTE_NO_READING = {
+    (True, False): N_("no totalizer reading at start"),
+    (False, True): N_("no totalizer reading at end"),
+    (True, True): N_("no totalizer reading at start and end"),
+}
+NOTE_STALE = N_("totalizer from the last stored reading (dispenser did not answer)")
+NOTE_WRAPPED = N_("totalizer wrapped")
+NOTE_SEPARATOR = "; "
+"""A nozzle's note is its notes (English source texts) joined: translated one by one when shown."""
+
+
+def note_words(note: str, tr: Translator) -> str:
+    return NOTE_SEPARATOR.join(tr(part) for part in note.split(NOTE_SEPARATOR)) if note else ""
+
+
 def _v(reading: Reading | None) -> int | None:
     return None if reading is None else reading.v_tot
 
@@ -614,108 +630,213 @@ def _local(text: str) -> str:
 
 
 REPORT_WIDTH = 78
-"""Columns of the printed report (fits an 80-column terminal beside a scrollbar)."""
+"""Columns of the printed report (fits an 80-column terminal beside a scrollbar); a Chinese character
+counts two columns (`protocol.i18n.cells`)."""
+ENGLISH = Translator("en")
+"""The language-neutral rendering: what is frozen with the report and sent to the centre. People get
+the report rendered again in their own language (`render`)."""
 
 
-def report_text(report: ShiftReport, *, title: str = "") -> str:
-    """The report as printable text, at most `REPORT_WIDTH` columns for usual figures."""
+def _row(*columns: tuple[str, int, str]) -> str:
+    """Columns of (text, width, '<' or '>'), padded by terminal cells, separated as given."""
+    out = []
+    for text, width, align in columns:
+        out.append(ljust(clip(text, width), width) if align == "<" else rjust(text, width))
+    return "".join(out)
+
+
+def report_text(report: ShiftReport, *, title: str = "", tr: Translator = ENGLISH) -> str:
+    """The report as printable text in `tr`'s language, at most `REPORT_WIDTH` columns for usual figures."""
     s = report.shift
+    state = tr("final") if report.final else tr("provisional")
+    closed = (
+        tr("Closed {at} by {who}").format(at=_local(s.closed_at), who=s.closed_by)
+        if s.closed_at
+        else tr("Still open")
+    )
+    if s.handed_to:
+        closed += tr(", handed over to {who}").format(who=s.handed_to)
     out = [
-        f"SHIFT HANDOVER REPORT  #{s.id}  ({'final' if report.final else 'provisional'})",
+        tr("SHIFT HANDOVER REPORT  #{id}  ({state})").format(id=s.id, state=state),
         *([title] if title else []),
-        f"Opened {_local(s.opened_at)} by {s.opened_by}",
-        (f"Closed {_local(s.closed_at)} by {s.closed_by}" if s.closed_at else "Still open")
-        + (f", handed over to {s.handed_to}" if s.handed_to else ""),
-        f"Generated {_local(report.generated_at)}; difference tolerance {fmt_centi(report.tolerance)}",
+        tr("Opened {at} by {who}").format(at=_local(s.opened_at), who=s.opened_by),
+        closed,
+        tr("Generated {at}; difference tolerance {tolerance}").format(
+            at=_local(report.generated_at), tolerance=fmt_centi(report.tolerance)
+        ),
         "",
-        f"{'NOZZLE':<10} {'PROD':<5}{'TOT START':>10} {'TOT END':>10} {'METER':>8} {'N':>4} {'VOLUME':>9}"
-        f" {'AMOUNT':>9} {'DIFF':>5}",
+        _row(
+            (tr("NOZZLE"), 10, "<"),
+            (" ", 1, "<"),
+            (tr("PROD"), 5, "<"),
+            (tr("TOT START"), 10, ">"),
+            (tr("TOT END"), 11, ">"),
+            (tr("METER"), 9, ">"),
+            (tr("N"), 5, ">"),
+            (tr("VOLUME"), 10, ">"),
+            (tr("AMOUNT"), 10, ">"),
+            (tr("DIFF"), 6, ">"),
+        ),
     ]
     for n in report.nozzles:
         out.append(
-            f"{n.line}/{n.dispenser}/{n.nzn}".ljust(10)[:10]
-            + f" {n.product[:5]:<5}{fmt_centi(n.start_v_tot):>10} {fmt_centi(n.end_v_tot):>10}"
+            _row((f"{n.line}/{n.dispenser}/{n.nzn}", 10, "<"), (" ", 1, "<"), (n.product, 5, "<"))
+            + f"{fmt_centi(n.start_v_tot):>10} {fmt_centi(n.end_v_tot):>10}"
             f" {fmt_centi(n.meter_vol):>8} {n.sales_count:>4} {fmt_centi(n.sales_vol):>9}"
             f" {fmt_centi(n.sales_amn):>9} {fmt_centi(n.difference):>5}{'!' if n.flagged else ''}"
         )
     flagged = [n for n in report.nozzles if n.flagged]
     for n in flagged:
         out.append(
-            f"! {n.line}/{n.dispenser}/{n.nzn}: totalizer moved {fmt_centi(n.meter_vol)},"
-            f" records {fmt_centi(n.sales_vol)}: difference {fmt_centi(n.difference)}"
+            "! "
+            + tr("{nozzle}: totalizer moved {meter}, records {records}: difference {difference}").format(
+                nozzle=f"{n.line}/{n.dispenser}/{n.nzn}",
+                meter=fmt_centi(n.meter_vol),
+                records=fmt_centi(n.sales_vol),
+                difference=fmt_centi(n.difference),
+            )
         )
     for n in report.nozzles:
         if n.note:
-            out.append(f"  {n.line}/{n.dispenser}/{n.nzn}: {n.note}")
-    out += ["", f"{'PAYMENT':<14}{'N':>7} {'VOLUME':>10} {'AMOUNT':>11}"]
+            out.append(f"  {n.line}/{n.dispenser}/{n.nzn}: {note_words(n.note, tr)}")
+    out += [
+        "",
+        _row((tr("PAYMENT"), 14, "<"), (tr("N"), 7, ">"), (tr("VOLUME"), 11, ">"), (tr("AMOUNT"), 12, ">")),
+    ]
     for p in report.payments:
-        out.append(f"{p.mode:<14}{p.count:>7} {fmt_centi(p.vol):>10} {fmt_centi(p.amn):>11}")
+        out.append(
+            _row((payment_words(p.mode, tr), 14, "<"))
+            + f"{p.count:>7} {fmt_centi(p.vol):>10} {fmt_centi(p.amn):>11}"
+        )
     out.append(
-        f"{'TOTAL':<14}{report.sales_count:>7} {fmt_centi(report.sales_vol):>10}"
-        f" {fmt_centi(report.sales_amn):>11}"
+        _row((tr("TOTAL"), 14, "<"))
+        + f"{report.sales_count:>7} {fmt_centi(report.sales_vol):>10} {fmt_centi(report.sales_amn):>11}"
     )
     out += [
         "",
-        f"{'EMPLOYEE':<10} {'DUTIES':>6} {'METER':>9} {'N':>5} {'VOLUME':>10} {'AMOUNT':>10} {'DIFF':>7}",
+        _row(
+            (tr("EMPLOYEE"), 10, "<"),
+            (tr("DUTIES"), 7, ">"),
+            (tr("METER"), 10, ">"),
+            (tr("N"), 6, ">"),
+            (tr("VOLUME"), 11, ">"),
+            (tr("AMOUNT"), 11, ">"),
+            (tr("DIFF"), 8, ">"),
+        ),
     ]
     for e in report.employees:
-        who = "none" if e.emp == EMP_NONE else f"emp {e.emp}"
+        who = tr("none") if e.emp == EMP_NONE else tr("emp {number}").format(number=e.emp)
         out.append(
-            f"{who:<10} {len(e.duties):>6} {fmt_centi(e.meter_vol):>9} {e.sales_count:>5}"
+            _row((who, 10, "<")) + f" {len(e.duties):>6} {fmt_centi(e.meter_vol):>9} {e.sales_count:>5}"
             f" {fmt_centi(e.sales_vol):>10} {fmt_centi(e.sales_amn):>10} {fmt_centi(e.difference):>7}"
             + ("!" if e.flagged else "")
         )
         for d in e.duties:
             out.append(
-                f"  {d.line}/{d.dispenser}/{d.nzn} {_local(d.on_at)} - {_local(d.off_at)}"
-                f" tot {fmt_centi(d.start_v_tot)}..{fmt_centi(d.end_v_tot)}"
+                f"  {d.line}/{d.dispenser}/{d.nzn} {_local(d.on_at)} - {_local(d.off_at)} "
+                + tr("tot {start}..{end}").format(start=fmt_centi(d.start_v_tot), end=fmt_centi(d.end_v_tot))
             )
             if d.forced:
-                out.append(f"    FORCED OFF (verification card {d.off_asn})")
-    out += ["", f"{report.flagged} difference(s) flagged." if report.flagged else "No differences."]
+                out.append("    " + tr("FORCED OFF (verification card {card})").format(card=d.off_asn))
+    out.append("")
+    if report.flagged:
+        out.append(tr("{n} difference(s) flagged.").format(n=report.flagged))
+    else:
+        out.append(tr("No differences."))
     return "\n".join(out) + "\n"
 
 
 CSV_COLUMNS = (
-    "section", "line", "dispenser", "nzn", "emp", "product", "mode", "totalizer_start", "totalizer_end",
-    "meter_volume", "count", "volume", "amount", "difference", "flagged", "note",
+    N_("section"), N_("line"), N_("dispenser"), N_("nzn"), N_("emp"), N_("product"), N_("mode"),
+    N_("totalizer_start"), N_("totalizer_end"), N_("meter_volume"), N_("count"), N_("volume"), N_("amount"),
+    N_("difference"), N_("flagged"), N_("note"),
 )  # fmt: skip
+"""The CSV header in English (the language-neutral export); `report_csv` writes it in the reader's
+language."""
+CSV_SECTIONS = {
+    "nozzle": N_("nozzle"),
+    "nozzle_payment": N_("nozzle_payment"),
+    "employee": N_("employee"),
+    "duty": N_("duty"),
+    "payment": N_("payment"),
+}
 
 
-def report_csv(report: ShiftReport) -> str:
-    """The report as CSV (volumes in units, money in yuan, both with two decimals; empty: not known)."""
+def report_csv(report: ShiftReport, tr: Translator = ENGLISH) -> str:
+    """The report as CSV (volumes in units, money in yuan, both with two decimals; empty: not known);
+    header, section names, payment modes and notes in `tr`'s language."""
 
     def fmt_centi(value: int | None) -> str:
         return "" if value is None else _fmt(value)
 
+    def section(name: str) -> str:
+        return tr(CSV_SECTIONS[name])
+
+    def mode(name: str) -> str:
+        return payment_words(name, tr) if tr.language != "en" else name
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
+    w.writerow([tr(c) for c in CSV_COLUMNS])
     for n in report.nozzles:
         w.writerow(
-            ["nozzle", n.line, n.dispenser, n.nzn, "", n.product, "", fmt_centi(n.start_v_tot),
+            [section("nozzle"), n.line, n.dispenser, n.nzn, "", n.product, "", fmt_centi(n.start_v_tot),
              fmt_centi(n.end_v_tot), fmt_centi(n.meter_vol), n.sales_count, fmt_centi(n.sales_vol),
-             fmt_centi(n.sales_amn), fmt_centi(n.difference), int(n.flagged), n.note]
+             fmt_centi(n.sales_amn), fmt_centi(n.difference), int(n.flagged), note_words(n.note, tr)]
         )  # fmt: skip
         for p in n.payments:
             w.writerow(
-                ["nozzle_payment", n.line, n.dispenser, n.nzn, "", n.product, p.mode, "", "", "", p.count,
-                 fmt_centi(p.vol), fmt_centi(p.amn), "", "", ""]
+                [section("nozzle_payment"), n.line, n.dispenser, n.nzn, "", n.product, mode(p.mode), "", "", "",
+                 p.count, fmt_centi(p.vol), fmt_centi(p.amn), "", "", ""]
             )  # fmt: skip
     for e in report.employees:
         w.writerow(
-            ["employee", "", "", "", e.emp, "", "", "", "", fmt_centi(e.meter_vol), e.sales_count,
+            [section("employee"), "", "", "", e.emp, "", "", "", "", fmt_centi(e.meter_vol), e.sales_count,
              fmt_centi(e.sales_vol), fmt_centi(e.sales_amn), fmt_centi(e.difference), int(e.flagged), ""]
         )  # fmt: skip
         for d in e.duties:
             w.writerow(
-                ["duty", d.line, d.dispenser, d.nzn, d.emp, "", "", fmt_centi(d.start_v_tot),
+                [section("duty"), d.line, d.dispenser, d.nzn, d.emp, "", "", fmt_centi(d.start_v_tot),
                  fmt_centi(d.end_v_tot), fmt_centi(d.meter_vol), "", "", "", "", "",
-                 "forced off by verification card" if d.forced else ""]
+                 tr("forced off by verification card") if d.forced else ""]
             )  # fmt: skip
     for p in report.payments:
         w.writerow(
-            ["payment", "", "", "", "", "", p.mode, "", "", "", p.count, fmt_centi(p.vol), fmt_centi(p.amn),
-             "", "", ""]
+            [section("payment"), "", "", "", "", "", mode(p.mode), "", "", "", p.count, fmt_centi(p.vol),
+             fmt_centi(p.amn), "", "", ""]
         )  # fmt: skip
     return buf.getvalue()
+
+
+def render(report: ShiftReport, tr: Translator, *, title: str = "") -> ShiftReport:
+    """The same report with its text and CSV in `tr`'s language (for the person who asked)."""
+    return replace(report, text=report_text(report, title=title, tr=tr), csv=report_csv(report, tr))
+
+
+def report_from_json(doc: dict[str, Any]) -> ShiftReport:
+    """A report back from `report_json` (the frozen report of a closed shift)."""
+
+    def payments(items: Iterable[dict[str, Any]]) -> tuple[ReportPayment, ...]:
+        return tuple(ReportPayment(**p) for p in items)
+
+    return ShiftReport(
+        **{
+            **doc,
+            "shift": ShiftView(**doc["shift"]),
+            "nozzles": tuple(
+                ReportNozzle(**{**n, "payments": payments(n.get("payments", ()))})
+                for n in doc.get("nozzles", ())
+            ),
+            "employees": tuple(
+                ReportEmployee(
+                    **{
+                        **e,
+                        "duties": tuple(ReportDuty(**d) for d in e.get("duties", ())),
+                        "payments": payments(e.get("payments", ())),
+                    }
+                )
+                for e in doc.get("employees", ())
+            ),
+            "payments": payments(doc.get("payments", ())),
+        }
+    )

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from edge.control.messages import EMP_NONE, Decision, mask_card
+from edge.control.messages import EMP_NONE, Decision, DecisionWarning, mask_card
 from protocol.reasons import REASON_TEXT, RefusalReason
-from protocol.words import ALARM_TEXT, kind_words, payment_words
+from protocol.words import ALARM_TEXT, WARNING_TEXT, kind_words, payment_words
 from tui.i18n import N_, _, current, language
 
 STATE_WORDS = {
@@ -124,7 +124,18 @@ def decision_words(d: Decision) -> str:
 
 
 def decision_warnings(d: Decision) -> tuple[str, ...]:
-    return d.warnings
+    """The warnings of a decision in the UI's language, from their kind and facts."""
+    if not d.warning_facts:
+        return d.warnings
+    return tuple(warning_words(w) for w in d.warning_facts)
+
+
+def warning_words(w: DecisionWarning) -> str:
+    template = WARNING_TEXT.get(w.kind)
+    if template is None:
+        return w.words
+    amount = "" if w.amount is None else money(w.amount)
+    return _(template).format(plate=w.plate or "—", due=w.due, amount=amount)
 
 
 ERROR_TEXT = {

@@ -165,6 +165,7 @@ def decision_message(event: Any) -> m.Decision:
         reason = str(name) if name else ("" if code in (0, "", None) else str(getattr(code, "name", code)))
     words = getattr(event, "words", "") or getattr(event, "message", "") or ""
     warnings = getattr(event, "warnings", ()) or ()
+    facts = getattr(event, "warning_facts", ()) or ()
     return m.Decision(
         line=str(getattr(event, "line", "")),
         dispenser=int(getattr(event, "dispenser", 0) or 0),
@@ -174,7 +175,19 @@ def decision_message(event: Any) -> m.Decision:
         reason=reason.lower(),
         words=str(words),
         warnings=tuple(str(w) for w in warnings),
+        warning_facts=tuple(_warning(f) for f in facts),
         at=when(getattr(event, "at", None)),
+    )
+
+
+def _warning(facts: Mapping[str, Any]) -> m.DecisionWarning:
+    amount = facts.get("amount")
+    return m.DecisionWarning(
+        kind=str(facts.get("kind", "")),
+        words=str(facts.get("words", "")),
+        due=str(facts.get("due", "") or ""),
+        amount=int(amount) if isinstance(amount, int) else None,
+        plate=str(facts.get("plate", "") or ""),
     )
 
 

@@ -199,12 +199,17 @@ class Commands:
 
     async def _close_shift(self, request: m.CloseShift, session: Session) -> m.Reply:
         report = await self.shifts.close(
-            session.username, session.role.value, request.handover_to, request.note
+            session.username,
+            session.role.value,
+            request.handover_to,
+            request.note,
+            language=request.language or session.language,
         )
         return m.Report(report=report)
 
     async def _get_report(self, request: m.GetReport, session: Session) -> m.Reply:
-        return m.Report(report=await self.shifts.report(request.shift_id))
+        language = request.language or session.language
+        return m.Report(report=await self.shifts.report(request.shift_id, language=language))
 
     async def _list_shifts(self, request: m.ListShifts, session: Session) -> m.Reply:
         rows = await self.shifts.recent(request.limit)

@@ -436,6 +436,21 @@ class DispenserFault(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class DecisionWarning:
+    """A warning on an allowed card, by kind and facts, so a client shows it in its reader's language."""
+
+    kind: str
+    """`cylinder_due`, `lost_card_pending`, `check_plate`, `grey_debit_first`"""
+    words: str = ""
+    """The English words (the daemon's), for a kind the client does not know."""
+    due: str = ""
+    """A date (`2026-12-02`), when the warning has one."""
+    amount: int | None = None
+    """Fen, when the warning has an amount."""
+    plate: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Decision(Message):
     """Why a card was allowed or refused at a nozzle (the rules' decision)."""
 
@@ -450,6 +465,8 @@ class Decision(Message):
     words: str = ""
     """The reason in words, for the attendant."""
     warnings: tuple[str, ...] = ()
+    warning_facts: tuple[DecisionWarning, ...] = ()
+    """The same warnings by kind and facts."""
     at: str = ""
 
 
@@ -642,6 +659,8 @@ class CloseShift(AuthRequest):
     TYPE: ClassVar[str] = "close_shift"
     handover_to: str = ""
     note: str = ""
+    language: str = ""
+    """The language of the report's text and CSV (`zh_CN`, `en`; '' = the operator's, else the station's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -650,6 +669,8 @@ class GetReport(AuthRequest):
 
     TYPE: ClassVar[str] = "get_report"
     shift_id: int | None = None
+    language: str = ""
+    """The language of the report's text and CSV (`zh_CN`, `en`; '' = the operator's, else the station's)."""
 
 
 @dataclass(frozen=True, slots=True)

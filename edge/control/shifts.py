@@ -6,6 +6,10 @@ the next poll), waits up to `totals_wait_s` for the answers, and falls back to t
 for a dispenser that is offline or does not answer (the report says so per nozzle). Closing a shift
 stores the end totals, freezes the final report and — with a handover — opens the next shift at the
 same totals, all in one transaction with its audit rows.
+
+Languages: the frozen report and the copy sent to the centre are rendered in English (the neutral
+source texts, like every stored word); the report a person asks for is rendered again from its figures
+in the language they read (`language`: the request's, else the station's).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from edge.control import messages as m
 from edge.control.convert import ShiftChanged
+from protocol.i18n import Translator, UnknownLanguage, translator
 from protocol.messages import TotalsRead
 from storage import operators as ops
 from storage.audit import append_in
@@ -24,13 +29,17 @@ from storage.clock import Clock, utc_now
 from storage.db import Tx
 from storage.outbox import enqueue_in
 from storage.shifts import (
+    ENGLISH,
     NozzleRef,
     Reading,
     ShiftError,
+    ShiftReport,
     ShiftRow,
     ShiftStore,
     close_in,
     open_in,
+    render,
+    report_from_json,
     report_json,
 )
 
@@ -69,10 +78,17 @@ class ShiftService:
         self.totals_requested = asyncio.Event()
         """Set while a totals read is waiting for the dispensers' answers (observability, tests)."""
 
-    @property
-    def title(self) -> str:
+    def title(self, tr: Translator = ENGLISH) -> str:
         st = self.station.config.station
-        return f"Station {st.id}" + (f" — {st.name}" if st.name else "")
+        return tr("Station {id}").format(id=st.id) + (f" — {st.name}" if st.name else "")
+
+    def _for_reader(self, report: ShiftReport, language: str) -> m.ShiftReport:
+        """The report as the person who asked reads it (their language, else the station's)."""
+        try:
+            tr = translator(language or self.station.config.station.language)
+        except UnknownLanguage:
+            tr = translator(self.station.config.station.language)
+        return m.from_json(m.ShiftReport, report_json(render(report, tr, title=self.title(tr))))
 
     def nozzles(self) -> list[NozzleRef]:
         config = self.station.config
@@ -164,7 +180,9 @@ class ShiftService:
         self.station.bus.publish(ShiftChanged(shift))
         return shift
 
-    async def close(self, actor: str, role: str, handover_to: str = "", note: str = "") -> m.ShiftReport:
+    async def close(
+        self, actor: str, role: str, handover_to: str = "", note: str = "", language: str = ""
+    ) -> m.ShiftReport:
         if handover_to:
             target = await ops.OperatorStore(self.station.db).get(handover_to)
             if target is None or target.locked or target.demo:
@@ -187,7 +205,7 @@ class ShiftService:
                     nozzles=self.nozzles(),
                     handed_to=handover_to,
                     tolerance=self.tolerance,
-                    title=self.title,
+                    title=self.title(),
                 )
             except ShiftError as exc:  # closed meanwhile
                 raise ShiftRequestError(m.ErrorCode.CONFLICT, str(exc)) from exc
@@ -218,7 +236,7 @@ class ShiftService:
         self.station.bus.publish(ShiftChanged(closed))
         if next_shift is not None:
             self.station.bus.publish(ShiftChanged(next_shift))
-        return m.from_json(m.ShiftReport, report_json(report))
+        return self._for_reader(report, language)
 
     async def _uplink(
         self,
@@ -238,7 +256,7 @@ class ShiftService:
         message = uplink.factory.shift(shift_id, event, now, operator, handed_to=handed_to, summary=summary)
         await enqueue_in(tx, [message], now=now)
 
-    async def report(self, shift_id: int | None = None) -> m.ShiftReport:
+    async def report(self, shift_id: int | None = None, language: str = "") -> m.ShiftReport:
         shift = await (self.store.current() if shift_id is None else self.store.get(shift_id))
         if shift is None:
             what = "no shift is open" if shift_id is None else f"no shift {shift_id}"
@@ -246,12 +264,12 @@ class ShiftService:
         if not shift.open:
             stored = await self.store.stored_report(shift.id)
             if stored is not None:
-                return m.from_json(m.ShiftReport, stored)
+                return self._for_reader(report_from_json(stored), language)
         end = await self._latest_readings(shift.opened_at)
         report = await self.store.provisional_report(
-            shift, end, nozzles=self.nozzles(), tolerance=self.tolerance, title=self.title
+            shift, end, nozzles=self.nozzles(), tolerance=self.tolerance, title=self.title()
         )
-        return m.from_json(m.ShiftReport, report_json(report))
+        return self._for_reader(report, language)
 
     async def _latest_readings(self, since: dt.datetime) -> list[Reading]:
         readings: list[Reading] = []

@@ -233,6 +233,7 @@ def _check_cng(card: CardFacts, context: DecisionContext, warnings: list[RuleWar
                 f"Vehicle{plate} cylinder inspection is due {when}, on {valid_until.isoformat()}. "
                 "Remind the driver.",
                 due=valid_until,
+                plate=profile.plate or None,
             )
         )
     return None
@@ -257,7 +258,11 @@ def _check_restrictions(
             return _Refusal(_R.RESTRICTED_PLATE, f"Card is for {plate}; the vehicle plate is not known.")
         else:
             warnings.append(
-                RuleWarning(WarningKind.CHECK_PLATE, f"Card is only for vehicle {plate}. Check the plate.")
+                RuleWarning(
+                    WarningKind.CHECK_PLATE,
+                    f"Card is only for vehicle {plate}. Check the plate.",
+                    plate=plate,
+                )
             )
     return None
 

@@ -82,12 +82,14 @@ class WarningKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RuleWarning:
-    """A warning with its attendant text and, where it has one, its date or amount."""
+    """A warning with its attendant text (English) and the facts it names (its date, amount, plate), so
+    it can be shown in the attendant's language from its kind and facts (`protocol.words.WARNING_TEXT`)."""
 
     kind: WarningKind
     words: str
     due: dt.date | None = None
     amount: int | None = None
+    plate: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

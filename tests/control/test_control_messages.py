@@ -123,3 +123,24 @@ def test_payment_modes_and_kinds() -> None:
     assert [m.kind_name(t) for t in (0x10, 0x05, 0x06, 0x81, 0x0C)] == [
         "sale", "on_duty", "off_duty", "grey", "kind_12",
     ]  # fmt: skip
+
+
+def test_a_decisions_warnings_travel_by_kind_and_facts() -> None:
+    """The attendant's UI shows a warning in its own language: the decision carries kind and facts."""
+    import datetime as dt
+
+    from edge.control.convert import decision_message
+    from edge.decisions import CardDecision
+
+    event = CardDecision(
+        asn="10000101100000000502", line="p2p1", dispenser=4, nzn=7, allowed=True, reason=0, reason_name="NONE",
+        words="Card accepted. Vehicle (京C54321) cylinder inspection is due in 6 days, on 2026-12-08.",
+        warnings=("Vehicle (京C54321) cylinder inspection is due in 6 days, on 2026-12-08.",),
+        warning_facts=({"kind": "cylinder_due", "words": "…", "due": "2026-12-08", "plate": "京C54321"},),
+        at=dt.datetime(2026, 12, 2, 14, 30),
+    )  # fmt: skip
+    message = decision_message(event)
+    assert message.warning_facts == (
+        m.DecisionWarning(kind="cylinder_due", words="…", due="2026-12-08", plate="京C54321"),
+    )
+    assert m.decode(m.encode(message)) == message

@@ -15,6 +15,7 @@ from edge.control import messages as m
 from edge.control.client import ControlClient
 from edge.control.server import ControlServer
 from edge.daemon import Station
+from protocol.i18n import cells
 from protocol.messages import NozzleTotal, Totals
 from storage.audit import AuditLog
 from storage.clock import utc_now
@@ -72,7 +73,7 @@ async def test_handover_report_per_nozzle_and_employee(
 
     closed = await with_totals(
         server,
-        m.CloseShift(token=token, handover_to="senior1"),
+        m.CloseShift(token=token, handover_to="senior1", language="en"),  # an English-speaking engineer
         client,
         {1: {1: 103_500, 2: 52_000}, 2: {3: 21_100, 4: 0}},
     )
@@ -143,8 +144,30 @@ async def test_handover_report_per_nozzle_and_employee(
     }  # fmt: skip
 
     # the frozen report is what get_report gives for the closed shift
-    again = await client.request(m.GetReport(token=token, shift_id=report.shift.id))
+    again = await client.request(m.GetReport(token=token, shift_id=report.shift.id, language="en"))
     assert isinstance(again, m.Report) and again.report == report
+    # the same frozen report for the attendant: the station's language (Chinese), text and CSV
+    chinese = await client.request(m.GetReport(token=token, shift_id=report.shift.id))
+    assert isinstance(chinese, m.Report) and chinese.report is not None
+    zh = chinese.report
+    assert (zh.nozzles, zh.employees, zh.sales_amn) == (report.nozzles, report.employees, report.sales_amn)
+    assert zh.text.startswith(f"交接班报表  #{report.shift.id}  （正式）")
+    assert "! bus1/2/3：泵码量 11.00，交易记录 10.00：差异 1.00" in zh.text
+    assert f"强制下班（校验卡 {VERIFY_ASN}）" in zh.text and "1 处差异已标记。" in zh.text
+    assert max(cells(line) for line in zh.text.splitlines()) <= REPORT_WIDTH, zh.text
+    zh_table = list(csv.DictReader(io.StringIO(zh.csv)))
+    zh_nozzle3 = next(r for r in zh_table if r["分类"] == "油枪" and r["枪号"] == "3")
+    assert (zh_nozzle3["泵码量"], zh_nozzle3["数量"], zh_nozzle3["差异"]) == ("11.00", "10.00", "1.00")
+    assert {r["支付方式"] for r in zh_table if r["分类"] == "支付"} == {
+        "现金",
+        "银行卡",
+        "记账",
+        "灰交易未付",
+        "油票",
+    }
+    # what is stored (and was sent to the centre) stays in the neutral source language
+    frozen = await store_.stored_report(report.shift.id)
+    assert frozen is not None and frozen["text"].startswith("SHIFT HANDOVER REPORT")
 
     actions = [(r.action, r.outcome.value, r.target) for r in await AuditLog(station.db).recent(3)]
     assert actions == [
@@ -183,7 +206,10 @@ async def test_provisional_report_of_the_open_shift(
     reply = await client.request(m.GetReport(token=token))
     assert isinstance(reply, m.Report) and reply.report is not None
     assert not reply.report.final and reply.report.sales_vol == 1_234
-    assert "(provisional)" in reply.report.text
+    assert "（临时）" in reply.report.text  # a station speaks Chinese unless configured otherwise
+    english = await client.request(m.GetReport(token=token, language="en"))
+    assert isinstance(english, m.Report) and english.report is not None
+    assert "(provisional)" in english.report.text
     listing = await client.request(m.ListShifts(token=token))
     assert isinstance(listing, m.Shifts) and len(listing.shifts) == 1 and listing.shifts[0].open
 
@@ -245,3 +271,25 @@ async def test_shift_records_queued_for_the_centre_in_the_shift_transaction(
     assert len(messages) == 2
     assert events == ([True, False], [False, True])
     assert all(msg.topic.startswith(f"station/{station.config.station.id}/") for msg in messages)
+
+
+async def test_an_operator_with_their_own_language_gets_it(
+    server: ControlServer, station: Station, operators, connect
+) -> None:
+    """A field engineer at a Chinese station: their login says English, and so does their report."""
+    from storage import operators as ops
+
+    async with station.db.transaction() as tx:
+        await ops.set_language_in(tx, "operator1", "en")
+    client = await connect()
+    assert client.hello is not None and client.hello.language == "zh_CN"
+    reply = await client.request(m.Login(username="operator1", password="pw-operator-1"))
+    assert isinstance(reply, m.LoginOk) and reply.operator.language == "en"
+    assert isinstance(await client.request(m.OpenShift(token=reply.token)), m.Shifts)
+    report = await client.request(m.GetReport(token=reply.token))
+    assert isinstance(report, m.Report) and report.report is not None
+    assert report.report.text.startswith("SHIFT HANDOVER REPORT")
+    senior = await login(client, "senior1", "pw-senior-1")
+    theirs = await client.request(m.GetReport(token=senior))
+    assert isinstance(theirs, m.Report) and theirs.report is not None
+    assert theirs.report.text.startswith("交接班报表")

@@ -59,6 +59,7 @@ async def daemon(socket_path: Path, fake_options: dict[str, object]) -> AsyncIte
             "operator1": FakeOperator("pw-operator-1", Role.OPERATOR),
             "viewer": FakeOperator("pw-viewer-1", Role.READONLY),
             "ana": FakeOperator("secret-1", Role.OPERATOR, card="10000411000000009001"),
+            "engineer": FakeOperator("pw-engineer-1", Role.VENDOR, language="en"),
         },
         **fake_options,  # type: ignore[arg-type]
     )

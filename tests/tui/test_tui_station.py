@@ -165,7 +165,7 @@ async def test_shift_handover_with_report_export(
         await pilot.press("e")
         await pilot.press("s")
         await until(pilot, lambda: (tmp_path / "shift-4-final.txt").exists())
-        assert (tmp_path / "shift-4-final.csv").read_text().startswith("section,line")
+        assert (tmp_path / "shift-4-final.csv").read_text(encoding="utf-8-sig").startswith("section,line")
         assert "handed over to bob" in (tmp_path / "shift-4-final.txt").read_text()
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is screen)

@@ -28,6 +28,7 @@ class FakeOperator:
     card: str = ""
     failures: int = 0
     locked: bool = False
+    language: str = ""
 
 
 def nozzle(line: str, dispenser: int, nzn: int, product: str = "92#", **kw: object) -> m.Nozzle:
@@ -81,7 +82,8 @@ def station_snapshot(dispensers: int = 3) -> m.Snapshot:
         m.Decision(line="bus1", dispenser=2, nzn=4, asn="10000111000000099999", allowed=False, reason="blacklisted",
                    words="the card is on the blacklist (base list v12)", at=T),
         m.Decision(line="bus1", dispenser=1, nzn=1, asn="10000111000000054321", allowed=True, at=T,
-                   warnings=("cylinder inspection due in 6 days",)),
+                   warnings=("Vehicle (京C54321) cylinder inspection is due in 6 days, on 2026-11-27. Remind the driver.",),
+                   warning_facts=(m.DecisionWarning("cylinder_due", due="2026-11-27", plate="京C54321"),)),
     )  # fmt: skip
     return m.Snapshot(
         station=m.StationView(id="DEMO-0001", name="Demo station", uptime_s=3600),
@@ -101,8 +103,12 @@ def big_snapshot(count: int = 64) -> m.Snapshot:
     return dataclasses.replace(station_snapshot(), nozzles=nozzles)
 
 
-def canned_report(shift_id: int, by: str, handed_to: str, *, final: bool = True) -> m.ShiftReport:
-    """A handover report rendered by the real renderer (`storage.shifts`), as the daemon sends it."""
+def canned_report(
+    shift_id: int, by: str, handed_to: str, *, final: bool = True, language: str = ""
+) -> m.ShiftReport:
+    """A handover report rendered by the real renderer (`storage.shifts`), as the daemon sends it (in
+    the language asked for)."""
+    from protocol.i18n import translator
     from storage import shifts as sh
 
     cash = sh.ReportPayment("cash", 3, 2_500, 18_750)
@@ -117,12 +123,9 @@ def canned_report(shift_id: int, by: str, handed_to: str, *, final: bool = True)
     employees = (sh.ReportEmployee(12, (duty,), 3_500, 4, 3_500, 26_250, (card, cash), 0, False),)
     view = sh.ShiftView(shift_id, T, "senior1", T if final else "", by if final else "", handed_to)
     report = sh.ShiftReport(view, T, final, nozzles, employees, (card, cash), 5, 4_500, 33_750, 1, 0)
-    report = dataclasses.replace(
-        report,
-        text=sh.report_text(report, title="Station DEMO-0001 — Demo station"),
-        csv=sh.report_csv(report),
-    )
-    return m.from_json(m.ShiftReport, sh.report_json(report))
+    tr = translator(language or "en")
+    title = tr("Station {id}").format(id="DEMO-0001") + " — Demo station"
+    return m.from_json(m.ShiftReport, sh.report_json(sh.render(report, tr, title=title)))
 
 
 @dataclass(eq=False)
@@ -137,6 +140,8 @@ class FakeDaemon:
     path: Path
     snapshot: m.Snapshot = field(default_factory=station_snapshot)
     demo: bool = False
+    language: str = ""
+    """The station's language, sent in the hello ('' = not said)."""
     operators: dict[str, FakeOperator] = field(default_factory=dict)
     requests: list[m.Request] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)
@@ -199,7 +204,10 @@ class FakeDaemon:
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = _Conn(writer)
         self._conns.add(conn)
-        writer.write(m.encode(m.Hello(self.snapshot.station.id, self.snapshot.station.name, demo=self.demo)))
+        hello = m.Hello(
+            self.snapshot.station.id, self.snapshot.station.name, demo=self.demo, language=self.language
+        )
+        writer.write(m.encode(hello))
         self._changed()
         try:
             while line := await reader.readline():
@@ -225,10 +233,13 @@ class FakeDaemon:
 
         token = secrets.token_hex(8)
         self.tokens[token] = username
-        role = self.operators[username].role if username in self.operators else m.Role.SENIOR
+        known = self.operators.get(username)
+        role = known.role if known is not None else m.Role.SENIOR
+        language = known.language if known is not None else ""
+        view = m.OperatorView(username=username, role=role, demo=username == "demo", language=language)
         return m.LoginOk(
             token=token,
-            operator=m.OperatorView(username=username, role=role, demo=username == "demo", has_card=False),
+            operator=view,
             permissions=permissions_of(role),
             demo=username == "demo",
         )
@@ -297,12 +308,14 @@ class FakeDaemon:
                 view = m.ShiftView(id=self.shift_id, opened_at=T, opened_by=self._session(request) or "")
                 self.push(m.Shift(shift=view))
                 return m.Shifts(shifts=(view,))
-            case m.CloseShift(handover_to=handover_to):
-                report = canned_report(self.shift_id, self._session(request) or "", handover_to)
+            case m.CloseShift(handover_to=handover_to, language=language):
+                report = canned_report(
+                    self.shift_id, self._session(request) or "", handover_to, language=language
+                )
                 self.push(m.Shift(shift=report.shift))
                 return m.Report(report=report)
-            case m.GetReport():
-                return m.Report(report=canned_report(self.shift_id, "", "", final=False))
+            case m.GetReport(language=language):
+                return m.Report(report=canned_report(self.shift_id, "", "", final=False, language=language))
             case m.ReadTotals():
                 return m.Totals(readings=(m.TotalsReading("bus1", 1, 1, 103_500, T, True),))
             case m.Ping():

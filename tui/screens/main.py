@@ -18,7 +18,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from edge.control import messages as m
 from tui import format as fmt
 from tui.client import NotConnected
-from tui.i18n import N_, _, translate_bindings
+from tui.i18n import N_, _, language, translate_bindings
 from tui.model import Changes
 from tui.screens.report import HandoverScreen, ReportScreen
 from tui.widgets.alarms import AlarmsTable
@@ -193,12 +193,13 @@ class MainScreen(Screen[None]):
     def action_close_shift(self) -> None:
         def closed(handover_to: str | None) -> None:
             if handover_to is not None:
-                self.command(m.CloseShift(handover_to=handover_to), _("Shift closed"), tab="shift")
+                request = m.CloseShift(handover_to=handover_to, language=language())
+                self.command(request, _("Shift closed"), tab="shift")
 
         self.app.push_screen(HandoverScreen(), closed)
 
     def action_report(self) -> None:
-        self.command(m.GetReport(), "")
+        self.command(m.GetReport(language=language()), "")
 
     def action_read_totals(self) -> None:
         self.command(m.ReadTotals(), _("Totals read"), tab="shift")

@@ -51,8 +51,10 @@ class ReportScreen(ModalScreen[None]):
 
     def _write(self, suffix: str, text: str) -> None:
         path = report_path(self.folder, self.report, suffix)
+        # CSV with a byte-order mark: spreadsheets at the station open the Chinese in it correctly.
+        encoding = "utf-8-sig" if suffix == "csv" else "utf-8"
         try:
-            path.write_text(text, encoding="utf-8")
+            path.write_text(text, encoding=encoding)
         except OSError as exc:
             text = _("Cannot write {path}: {why}").format(path=path, why=exc.strerror)
             self.query_one("#report-saved", Static).update(text)
