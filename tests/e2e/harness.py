@@ -79,8 +79,8 @@ class Station:
     extra: list[Process] = field(default_factory=list)
 
     @classmethod
-    def create(cls, tmp: Path, *, bus_dispensers: int = 3) -> Station:
-        config = write_demo_config(tmp, bus_dispensers=bus_dispensers)
+    def create(cls, tmp: Path, *, bus_dispensers: int = 3, language: str = "en") -> Station:
+        config = write_demo_config(tmp, bus_dispensers=bus_dispensers, language=language)
         return cls(tmp, config, tmp / "ledger.jsonl")
 
     def start_sim(self, *options: str) -> Process:
