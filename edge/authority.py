@@ -6,11 +6,14 @@ Layer: edge (adapter between the session, the rules core and the stores). Both a
 
 0x36 (`list_query`)::
 
+    report = last 0x31 ST=1 of that card at that dispenser     spec B1 (revised): it comes BEFORE the 0x36
+    no report (or unreadable IC_DATA)  ─▶ refused, CARD_DATA_MISSING  (the CNG profile, preset and plate
+                                          are unknown, so the rules cannot be applied safely)
     lists snapshot = store.current            taken ONCE: a decision never mixes two list versions
-    facts = card_facts(ASN, last 0x31 report) kind/province from the ASN; balance and CNG profile
-                                              from the card-inserted report of that dispenser, if seen
-    decide(CardRequest(facts, nozzle product and prices), context(now, here, lists, calendar,
-           today's counters, [rules]))
+    facts = card_facts(ASN, report)           kind/province from the ASN; balance, CNG profile, preset and
+                                              vehicle plate from the report
+    decide(CardRequest(facts, nozzle product and prices, preset, plate), context(now, here, lists,
+           calendar, today's counters, [rules]))
     answer ListReply(M_FLAG = decision.m_flag) b0 per card kind, reason code in bits 7..1
 
 The grey state is not known on 0x36 (the dispenser asks 0x35 next for a grey card). A card number that is
@@ -22,11 +25,12 @@ the asking dispenser, this province; now = the clock). Found and allowed → the
 PSAM_TID, PSAM_TTC (M_FLAG 0); anything else → "not found" (M_FLAG 1), and the decision keeps the real
 reason (`GREY_WAIT_DELAY` with the moment it becomes unlockable, `GREY_RECORD_NOT_FOUND` …).
 
-Re-check (0x31): on a multi-drop bus a dispenser answers a poll with its 0x36 before it reports the card
-(0x31 has the lowest priority, spec B1), so the CNG profile and balance may reach the controller only
-after the 0x36 answer. When that report arrives for a card answered without it, the card is decided
-again with the full facts; the result is stored and published as a `0x31` decision, and a refusal raises
-the `card_recheck_refused` alarm so the attendant stops the sale.
+Re-check (0x31), the second line of defence: with `require_card_report = false` (dispensers that do not
+report a card before asking) a card without a report is decided on its number and the lists; when its
+report arrives afterwards the card is decided again with the full facts, the result is stored and
+published as a `0x31` decision, and a refusal raises the critical `card_recheck_refused` alarm naming
+the card, the nozzle and the rule, which the terminal UI shows as an action: "stop the sale at nozzle N".
+With the default (`require_card_report = true`) it never fires: no card is allowed without its report.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from edge.rules import (
     RulesConfig,
     RulesError,
     WorkingCalendar,
+    card_kind_from_asn,
     decide,
 )
 from edge.session import Where
@@ -74,6 +79,8 @@ log = logging.getLogger(__name__)
 
 RECHECK_QUEUE_MAX = 256
 RECHECK_ALARM = "card_recheck_refused"
+RECHECK_ACTION = "stop_sale"
+"""`details.action` of the re-check alarm: the attendant must stop the sale at `details.nzn`."""
 
 
 class SnapshotLists:
@@ -158,7 +165,10 @@ class RulesAuthority:
         alarms: AlarmSink | None = None,
         clock: Callable[[], dt.datetime] = dt.datetime.now,
         mono: Callable[[], float] = time.monotonic,
+        require_report: bool = True,
     ) -> None:
+        self.require_report = require_report
+        """Refuse a 0x36 for a card without a readable card-inserted report (`CARD_DATA_MISSING`)."""
         self.lists = lists
         self.greys = greys
         self.recorder = recorder
@@ -221,6 +231,8 @@ class RulesAuthority:
         self, line: str, dispenser: int, asn: str, seen: SeenCard | None, nzn: int, now: dt.datetime
     ) -> tuple[Decision, int]:
         snapshot = self.lists.current  # once per decision
+        if self.require_report and (seen is None or seen.profile_error):
+            return _missing_data(asn, seen), snapshot.generation
         context = DecisionContext(
             now,
             self.station.here(line, dispenser),
@@ -232,10 +244,14 @@ class RulesAuthority:
         record = self.prices.nozzle_record(nzn) if self.prices is not None and nzn else None
         try:
             facts = card_facts(asn, seen)
+            sale = seen.request if seen is not None else None
             request = CardRequest(
                 facts,
                 product_code=record.g_code if record is not None else None,
                 nozzle_prices=record.prices if record is not None else (),
+                preset_amount=sale.preset_amount if sale is not None else None,
+                preset_volume=sale.preset_volume if sale is not None else None,
+                vehicle_plate=sale.plate or None if sale is not None else None,
             )
             return decide(request, context), snapshot.generation
         except RulesError as exc:
@@ -360,18 +376,21 @@ class RulesAuthority:
         )
         await self.recorder.record(row, now)
         if not decision.allowed:
-            text = (
-                f"Card {seen.asn} at dispenser {dispenser} (nozzle {seen.nzn}) was let through before its "
-                f"card data arrived, and is refused now: {decision.words}"
-            )
-            log.warning("%s/%d: %s", line, dispenser, text)
+            text = recheck_alarm_text(seen.asn, dispenser, seen.nzn, decision)
+            log.error("%s/%d: %s", line, dispenser, text)
             if self.alarms is not None:
                 await self.alarms.raise_alarm(
                     f"{line}/{dispenser}",
                     RECHECK_ALARM,
-                    "warning",
+                    "critical",
                     text,
-                    {"asn": seen.asn, "nzn": seen.nzn, "reason": decision.reason.name},
+                    {
+                        "action": RECHECK_ACTION,
+                        "asn": seen.asn,
+                        "nzn": seen.nzn,
+                        "reason": decision.reason.name,
+                        "rule": decision.words,
+                    },
                 )
         return decision
 
@@ -381,3 +400,23 @@ class RulesAuthority:
         horizon = self._mono() - self.cards.ttl_s
         for key in [k for k, v in self._answered.items() if v.mono < horizon]:
             del self._answered[key]
+
+
+def recheck_alarm_text(asn: str, dispenser: int, nzn: int, decision: Decision) -> str:
+    """The re-check alarm's message: the action first, then the card, the nozzle and the rule."""
+    return (
+        f"Stop the sale at nozzle {nzn}: card {asn} at dispenser {dispenser} was allowed before its card "
+        f"data arrived and the rules refuse it ({decision.reason.name}): {decision.words}"
+    )
+
+
+def _missing_data(asn: str, seen: SeenCard | None) -> Decision:
+    reason = RefusalReason.CARD_DATA_MISSING
+    detail = (
+        "No card report (0x31) came before the query."
+        if seen is None
+        else f"The card report's IC_DATA cannot be read: {seen.profile_error}"
+    )
+    return Decision(
+        allowed=False, reason=reason, words=f"{reason.words} {detail}", card_kind=card_kind_from_asn(asn)
+    )

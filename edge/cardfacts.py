@@ -9,12 +9,15 @@ status and CNG profile (spec B5, IC_DATA) arrive in the 0x31 card-inserted sub-r
     BAL          CardFacts.balance for user cards (prepaid: what is on the card; credit modes: what was
                  used); internal cards get no balance check
     IC_DATA      a CNG profile (tag 'C') → CardFacts.cng + CardLimits (`edge.rules.from_wire_profile`);
-                 a damaged profile is logged and ignored (the card is decided as one without a profile)
+                 then a sale request (tag 'R', `protocol.sale_request`): the preset and the vehicle
+                 plate, for the per-fill cap and plate rules. Damaged IC_DATA is kept as
+                 `profile_error`: the authority refuses such a card (it cannot be decided safely)
     CARD_ST      kept (shown in decisions); its bits are vendor-specific and not interpreted
 
-When no report was seen (multi-drop: a dispenser answers a poll with its 0x36 before its 0x31, spec B1
-priorities) the card is decided on its ASN and the lists alone; `edge.authority` re-checks it when the
-report arrives. Entries expire after `ttl_s` and each dispenser keeps at most `PER_DISPENSER` cards.
+A dispenser reports a waiting card (0x31 ST=1) before its 0x36 in both line modes (spec B1, revised).
+When no report was seen the authority refuses the card (`CARD_DATA_MISSING`), unless `[rules]
+require_card_report = false`; then it decides on the ASN and the lists alone and re-checks the card when
+the report arrives. Entries expire after `ttl_s` and each dispenser keeps at most `PER_DISPENSER` cards.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from edge.rules import CardFacts, CardLimits, CngProfile, card_kind_from_asn, fr
 from protocol import cng as wire
 from protocol.errors import ProtocolError
 from protocol.messages import CardInserted
+from protocol.sale_request import SaleRequest, parse_sale_request, split_ic_data
 
 __all__ = ["PER_DISPENSER", "CardCache", "SeenCard", "card_facts"]
 
@@ -49,18 +53,23 @@ class SeenCard:
     limits: CardLimits | None = None
     profile_error: str = ""
     seen_mono: float = 0.0
+    request: SaleRequest | None = None
+    """The preset and vehicle plate the dispenser reported with the card (sale-request block)."""
 
 
 def parse_entry(entry: CardInserted, now_mono: float) -> SeenCard:
-    profile = limits = None
+    profile = limits = request = None
     error = ""
-    if wire.is_cng_profile(entry.ic_data):
-        try:
-            profile, limits = from_wire_profile(wire.parse_cng_profile(entry.ic_data))
-        except ProtocolError as exc:
-            error = str(exc)
-            log.warning("card %s at nozzle %d: CNG profile ignored: %s", entry.asn, entry.nzn, exc)
-    return SeenCard(entry.asn, entry.nzn, entry.card_st, entry.bal, profile, limits, error, now_mono)
+    try:
+        parts = split_ic_data(entry.ic_data)
+        if parts.profile:
+            profile, limits = from_wire_profile(wire.parse_cng_profile(parts.profile))
+        if parts.request:
+            request = parse_sale_request(parts.request)
+    except ProtocolError as exc:
+        error = str(exc)
+        log.warning("card %s at nozzle %d: IC_DATA not readable: %s", entry.asn, entry.nzn, exc)
+    return SeenCard(entry.asn, entry.nzn, entry.card_st, entry.bal, profile, limits, error, now_mono, request)
 
 
 class CardCache:
@@ -97,7 +106,15 @@ class CardCache:
 
 
 def _same(a: SeenCard, b: SeenCard) -> bool:
-    return (a.nzn, a.card_st, a.bal, a.profile, a.limits) == (b.nzn, b.card_st, b.bal, b.profile, b.limits)
+    return (a.nzn, a.card_st, a.bal, a.profile, a.limits, a.request, a.profile_error) == (
+        b.nzn,
+        b.card_st,
+        b.bal,
+        b.profile,
+        b.limits,
+        b.request,
+        b.profile_error,
+    )
 
 
 def card_facts(asn: str, seen: SeenCard | None) -> CardFacts:

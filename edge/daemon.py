@@ -106,7 +106,12 @@ async def open_station(config: Config) -> Station:
     for line in config.lines:
         station.sessions[line.name] = [
             DispenserSession.create(
-                line.name, d.pos_p, {n.nzn: n.g_code for n in d.nozzles}, services, line.offline_after
+                line.name,
+                d.pos_p,
+                {n.nzn: n.g_code for n in d.nozzles},
+                services,
+                line.offline_after,
+                withhold_lists=rules.settings.withholds(line.name, d.pos_p),
             )
             for d in line.dispensers
         ]

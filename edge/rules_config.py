@@ -18,6 +18,9 @@ the defaults are `edge.rules.RulesConfig`'s. Reference: docs/rules.md, "Configur
     price_receipt_timeout_s = 900           alarm when a dispenser has not confirmed new prices by then
     card_facts_ttl_s = 600                  how long a card-inserted report (0x31) is kept for its 0x36
     inbox_dir = "inbox"                     spool folder for `station lists|prices import` (beside the DB)
+    require_card_report = true              refuse a 0x36 for a card not reported first (CARD_DATA_MISSING)
+    withhold_lists = ["bus1/3", "p2p2"]     dispensers (line/POS-P) or whole lines never offered the
+                                            blacklists: they must ask 0x36 for every card (docs/rules.md)
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ _KEYS: Final = frozenset(
         "price_receipt_timeout_s",
         "card_facts_ttl_s",
         "inbox_dir",
+        "require_card_report",
+        "withhold_lists",
     }
 )
 _MAX_DAYS: Final = 3660
@@ -72,6 +77,22 @@ class RulesSettings:
     that follows it."""
     inbox_dir: Path | None = None
     """Spool folder the daemon watches for imports (default `inbox` beside the database)."""
+    require_card_report: bool = True
+    """A 0x36 for a card its dispenser did not report first (0x31 ST=1, spec B1) is refused as
+    `CARD_DATA_MISSING`: without the report the CNG profile, preset and plate are unknown. False decides
+    such a card on its number and the lists, and re-checks it when the report comes (an alarm only)."""
+    withhold_lists: frozenset[str] = frozenset()
+    """Lines (`bus1`) and dispensers (`bus1/3`) whose 0x30 replies announce blacklist versions 0, so they
+    never download the blacklists and must ask 0x36 for every user card (dispensers that cannot be
+    trusted to ask for cards with a CNG profile, spec B10). `require_cng_profile` withholds them from all.
+
+    `withholds(line, pos_p)` says whether one dispenser is concerned."""
+
+    def withholds(self, line: str, pos_p: int) -> bool:
+        """True when the blacklist versions are withheld from this dispenser (see `withhold_lists`)."""
+        if self.rules.require_cng_profile:
+            return True
+        return line in self.withhold_lists or f"{line}/{pos_p}" in self.withhold_lists
 
 
 def parse_rules_settings(table: Any, source: str = "station.toml", base: Path | None = None) -> RulesSettings:
@@ -137,6 +158,19 @@ def parse_rules_settings(table: Any, source: str = "station.toml", base: Path | 
             problem(key, f"must be a number of seconds 0 < s <= 604800, got {value!r}")
         else:
             timeouts[key] = float(value)
+    require_report = True
+    if "require_card_report" in table:
+        if not isinstance(table["require_card_report"], bool):
+            problem("require_card_report", f"must be true or false, got {table['require_card_report']!r}")
+        else:
+            require_report = table["require_card_report"]
+    withheld: frozenset[str] = frozenset()
+    if "withhold_lists" in table:
+        raw = table["withhold_lists"]
+        if not isinstance(raw, list) or not all(isinstance(v, str) and _is_place(v) for v in raw):
+            problem("withhold_lists", f'must be a list of line names or "line/POS-P", got {raw!r}')
+        else:
+            withheld = frozenset(raw)
     inbox: Path | None = None
     if "inbox_dir" in table:
         text = table["inbox_dir"]
@@ -151,12 +185,32 @@ def parse_rules_settings(table: Any, source: str = "station.toml", base: Path | 
         price_receipt_timeout_s=timeouts.get("price_receipt_timeout_s", DEFAULT_RECEIPT_TIMEOUT_S),
         card_facts_ttl_s=timeouts.get("card_facts_ttl_s", DEFAULT_CARD_FACTS_TTL_S),
         inbox_dir=inbox,
+        require_card_report=require_report,
+        withhold_lists=withheld,
     )
 
 
+def _is_place(text: str) -> bool:
+    line, sep, pos_p = text.partition("/")
+    return bool(line) and (not sep or (pos_p.isdigit() and 0 <= int(pos_p) <= 255))
+
+
 def rules_settings(config: Config) -> RulesSettings:
-    """The `[rules]` settings of a loaded configuration (`ConfigError` when invalid)."""
-    return parse_rules_settings(config.extra.get("rules"), config.path.name, config.path.parent)
+    """The `[rules]` settings of a loaded configuration (`ConfigError` when invalid); `withhold_lists`
+    must name configured lines and dispensers."""
+    settings = parse_rules_settings(config.extra.get("rules"), config.path.name, config.path.parent)
+    known = {line.name for line in config.lines} | {
+        f"{line.name}/{d.pos_p}" for line in config.lines for d in line.dispensers
+    }
+    unknown = sorted(settings.withhold_lists - known)
+    if unknown:
+        raise ConfigError(
+            [
+                f"{config.path.name}: rules.withhold_lists: {name!r} is not a configured line or dispenser"
+                for name in unknown
+            ]
+        )
+    return settings
 
 
 def inbox_dir(config: Config, settings: RulesSettings | None = None) -> Path:

@@ -132,6 +132,7 @@ async def open_rules(
         prices=prices,
         alarms=alarms,
         clock=clock,
+        require_report=settings.require_card_report,
     )
     catalog = Catalog(config, lists, price_table=prices.advertised)
 

@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 
 SEGMENT_BYTES = 16
 MAX_QUEUED_READS = 256
+LISTS_HELD_ALARM = "lists_held_while_withheld"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +97,7 @@ class RecordJournal(Protocol):
         raw: bytes,
         *,
         received_at: dt.datetime,
-        outbox: Sequence[Any] = (),
+        outbox: Any = (),
     ) -> Any: ...
     async def note_gaps(self, line: str, dispenser: int, pos_ttc: int) -> list[int]: ...
     async def open_gaps(self, line: str, dispenser: int, limit: int) -> list[int]: ...
@@ -135,9 +136,11 @@ class Services:
     bus: EventBus
     clock: Callable[[], dt.datetime] = dt.datetime.now
     on_record: Callable[[str, int, TransactionRecord, Any], Any] | None = None
-    outbox_for_record: Callable[[str, int, TransactionRecord, bytes], Sequence[Any]] | None = None
+    outbox_for_record: Callable[[str, int, TransactionRecord, bytes], Any] | None = None
+    """Uplink messages to write in the same transaction as a new record (store-and-forward): a list,
+    or a function of the journal's store result (a conflicting copy gets its own key)."""
     outbox_for_totals: Callable[[str, int, Totals, dt.datetime], Sequence[Any]] | None = None
-    """Uplink messages to write in the same transaction as a new record (store-and-forward)."""
+    """Uplink messages to write in the same transaction as a 0x38 totals reading."""
     on_card: Callable[[str, int, CardInserted], None] | None = None
     """Called (line, POS-P, entry) for every card-inserted 0x31 sub-record, before the 0x36 it precedes."""
 
@@ -163,17 +166,27 @@ class DispenserSession:
     records_stored: int = 0
     duplicates: int = 0
     conflicts: int = 0
+    withhold_lists: bool = False
+    """Announce blacklist versions 0 in every 0x30 reply: the dispenser never downloads the blacklists
+    and must ask 0x36 for every user card (`[rules] withhold_lists`, spec B10)."""
     _deferred: list[tuple[TransactionRecord, Any]] = field(default_factory=list)
 
     @classmethod
     def create(
-        cls, line: str, pos_p: int, nozzles: dict[int, str], services: Services, offline_after: int = 3
+        cls,
+        line: str,
+        pos_p: int,
+        nozzles: dict[int, str],
+        services: Services,
+        offline_after: int = 3,
+        *,
+        withhold_lists: bool = False,
     ) -> DispenserSession:
         statuses = {
             nzn: NozzleStatus(line, pos_p, nzn, NozzleState.OFFLINE, g_code=g_code)
             for nzn, g_code in nozzles.items()
         }
-        session = cls(line, pos_p, statuses, services, offline_after)
+        session = cls(line, pos_p, statuses, services, offline_after, withhold_lists=withhold_lists)
         session.reads.extend((InfoRead(), TotalsRead()))
         return session
 
@@ -225,11 +238,12 @@ class DispenserSession:
 
     def poll_reply(self) -> PollReply:
         v = self.services.catalog.versions()
+        held_back = self.withhold_lists  # version 0 is ignored: nothing to download, nothing to use
         return PollReply(
             pc_time=self.services.clock().replace(microsecond=0),
-            bl_ver=v.bl_ver,
-            add_bl_ver=v.add_bl_ver,
-            del_bl_ver=v.del_bl_ver,
+            bl_ver=0 if held_back else v.bl_ver,
+            add_bl_ver=0 if held_back else v.add_bl_ver,
+            del_bl_ver=0 if held_back else v.del_bl_ver,
             wh_ver=v.wh_ver,
             prc_ver=v.prc_ver,
             sta_ver=v.sta_ver,
@@ -265,8 +279,11 @@ class DispenserSession:
                 return ErrorAck(command=0x3B, flag=0)
             case Totals():
                 self.totals = message
+                read_at = self.services.clock()
+                hook = self.services.outbox_for_totals
+                outbox = hook(self.line, self.pos_p, message, read_at) if hook is not None else ()
                 await self.services.journal.store_totals(
-                    self.line, self.pos_p, message, self.services.clock()
+                    self.line, self.pos_p, message, read_at, outbox=outbox
                 )
                 return None
             case DispenserInfo():
@@ -274,6 +291,7 @@ class DispenserSession:
                 await self.services.journal.store_dispenser_info(
                     self.line, self.pos_p, message, self.services.clock()
                 )
+                await self._check_held_lists(message)
                 return None
             case NoRecord(pos_ttc=pos_ttc):
                 log.info("dispenser %s holds no record %d: gap closed as absent", self.source, pos_ttc)
@@ -365,6 +383,23 @@ class DispenserSession:
         for nzn in self.nozzles:
             if nzn not in seen:
                 self._feed(nzn, NotReported(now))
+
+    async def _check_held_lists(self, info: DispenserInfo) -> None:
+        """A dispenser the blacklists are withheld from must not hold any: it would decide on them."""
+        if not self.withhold_lists:
+            return
+        held = (info.bl_ver, info.add_bl_ver, info.del_bl_ver)
+        if any(held):
+            await self._alarm(
+                LISTS_HELD_ALARM,
+                "critical",
+                f"Dispenser {self.pos_p} on line {self.line} holds downloaded blacklists (versions "
+                f"{held[0]}/{held[1]}/{held[2]}) although they are withheld from it: it may decide cards "
+                "itself. Clear its lists (service menu) before it sells to card holders.",
+                {"bl_ver": held[0], "add_bl_ver": held[1], "del_bl_ver": held[2]},
+            )
+        else:
+            await self.services.alarms.clear(self.source, LISTS_HELD_ALARM)
 
     async def _on_error_info(self, message: ErrorInfo) -> None:
         text = message.text if message.info_type & 1 == 0 else message.data.hex(" ")

@@ -57,6 +57,7 @@ class RefusalReason(IntEnum):
     STAFF_CARD_OTHER_STATION = 10
     PIN_LOCKED = 11
     PROVINCE_NOT_ACCEPTED = 12
+    CARD_DATA_MISSING = 13
 
     # -- grey lock (20..29)
     GREY_OTHER_PUMP_AFTER_LOCK_DAY = 20
@@ -82,6 +83,7 @@ class RefusalReason(IntEnum):
 
     # -- station set-up (60..69)
     NO_PRICE_FOR_CARD = 60
+    CONTROLLER_UNREACHABLE = 61
 
     @property
     def words(self) -> str:
@@ -118,6 +120,9 @@ REASON_TEXT: Final = MappingProxyType(
         ),
         RefusalReason.PROVINCE_NOT_ACCEPTED: N_(
             "Cards from this province are not accepted here. Ask for another way to pay."
+        ),
+        RefusalReason.CARD_DATA_MISSING: N_(
+            "The card's data did not reach the station controller. Take the card out and insert it again."
         ),
         RefusalReason.GREY_OTHER_PUMP_AFTER_LOCK_DAY: N_(
             "Card is locked by an unfinished sale at another pump "
@@ -160,6 +165,10 @@ REASON_TEXT: Final = MappingProxyType(
         RefusalReason.BALANCE_TOO_LOW: N_("Card balance is too low. Top up the card or pay another way."),
         RefusalReason.NO_PRICE_FOR_CARD: N_(
             "No price is set at this nozzle for this card. Call the station manager."
+        ),
+        RefusalReason.CONTROLLER_UNREACHABLE: N_(
+            "The station controller does not answer, so this card cannot be checked. "
+            "Pay another way and call the station manager."
         ),
     }
 )

@@ -5,12 +5,14 @@ reading …) into `storage.outbox.OutboxMessage`s; the payload types and their s
 `uplink.payloads`, the topics in `uplink.topics`. Nothing here touches the database: the caller
 writes the messages in the same transaction as the fact they report.
 
-`RecordUplink` is the `Services.outbox_for_record` hook of the session:
+`RecordUplink.for_result` is the `Services.outbox_for_record` hook of the session:
 
     journal.store_record(line, pos_p, record, raw, received_at=now,
                          outbox=services.outbox_for_record(line, pos_p, record, raw))
 
-so a record and its uplink message commit together. A record payload is a pure function of the
+so a record and its uplink message commit together; the journal calls the returned function with its
+store result inside the transaction, so a conflicting copy (spec B8) is queued as `conflict: true`
+under its own key (`rec:…:c:{digest}`) and a centre that drops duplicates by key still receives it. A record payload is a pure function of the
 station, the line, the dispenser and the raw 95 bytes: a re-send (after an outage, or on the
 centre's request from the `transactions` table) is byte-identical to the first copy.
 """

@@ -94,8 +94,8 @@ class Uplink:
         self.factory = MessageFactory(station)
         self.store = UplinkStore(db, clock=clock)
         self.outbox = Outbox(db, clock=clock)
-        self.record_hook = RecordUplink(self.factory)
-        """Set as `Services.outbox_for_record`."""
+        self.record_hook = RecordUplink(self.factory).for_result
+        """Set as `Services.outbox_for_record`: a conflicting copy (B8) is queued under its own key."""
         self.pump = OutboxPump(
             self.store,
             self.outbox,

@@ -9,7 +9,8 @@ in the mode's unit; the rules keep money and volume limits apart and use None fo
     mode             CngProfile.mode (same enum)
     price_level      CngProfile.price_level
     cylinder date    CngProfile.cylinder_valid_until (00000000 on the wire = None = not registered)
-    plate            CngProfile.plate (shown; not a plate restriction)
+    plate            CngProfile.plate, and CardLimits.restricted_plate: a CNG card is issued for one
+                     vehicle (its vehicle file), so a different plate reported at the nozzle is refused
     per_fill_cap     CardLimits.per_fill_volume for volume modes, else per_fill_amount; 0 = None
     fills_per_day    CardLimits.fills_per_day; 0 = None
     amount_per_day   CardLimits.amount_per_day (fen); 0 = None
@@ -43,6 +44,7 @@ def from_wire_profile(
         per_fill_volume=cap if volume_mode else base.per_fill_volume,
         fills_per_day=_none_if_zero(profile.fills_per_day),
         amount_per_day=_none_if_zero(profile.amount_per_day),
+        restricted_plate=profile.plate or base.restricted_plate,
     )
     rules_profile = CngProfile(
         card_class=profile.card_class,

@@ -75,6 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
     a("--power-cycle-every", type=float, help="power-cycle a random dispenser every S seconds")
     a("--power-off-s", type=float, help="how long a power-cycled dispenser stays off (default 5)")
     a("--log-level", help="TRACE (every byte), DEBUG, INFO (default), WARNING or ERROR")
+    a(
+        "--decides-everything-locally",
+        metavar="LINE/POS-P,...",
+        help="dispensers that ignore spec B10 and decide CNG cards on their own lists too ('all' for every one)",
+    )
+    a(
+        "--card-answer-timeout-s",
+        type=float,
+        help="a card whose 0x36/0x35 gets no answer this long is refused (default 20; degraded mode)",
+    )
     return p
 
 

@@ -7,6 +7,7 @@ send what it returns; the traffic generator and scenarios drive the nozzles thro
 A nozzle's life (one `Session` at a time)::
 
     insert_card ──▶ CHECKING ──(local lists, or 0x36 answer)──▶ REFUSED ──pull_card──▶ idle
+                        └──(no answer within card_answer_timeout_s)──▶ REFUSED, CONTROLLER_UNREACHABLE
                         │                                   └─▶ (grey card) 0x35 ─▶ T_TYPE 3, then
                         ▼                                                            AUTHORISED
                     AUTHORISED ──lift──▶ up ──fuel──▶ fuelling ──(target)──▶ done ──hang_up──▶ 0x32 T_TYPE 0x10
@@ -20,8 +21,19 @@ most one job after each 0x31)::
     0x32 record (oldest unacknowledged) > 0x35 grey query > 0x36 list query > 0x3B error info
       > 0x33 / 0x34 download > 0x31 real-time info (N = 0 when idle; multi-drop only)
 
-A card's 0x36 / 0x35 goes out only after a 0x31 has reported the card (ST=1, with its IC_DATA), so the
-controller has the card's data before it answers; in multi-drop that costs one poll.
+Who decides a card (spec B10): the dispenser decides on its own downloaded lists only a plain user card
+without a CNG profile, or an internal card against its white list — and only while the lists it needs
+are held and within their dates and the card's province is the station's (A6). Every other card is
+asked with 0x36: a CNG card always. `DeviceSetup.decides_everything_locally` plays a dispenser that
+ignores B10 and decides CNG cards on its lists too.
+
+A card's 0x36 / 0x35 goes out only after a 0x31 has reported the card (ST=1, with its IC_DATA: the CNG
+profile and the sale request with the preset and vehicle plate), so the controller has the card's data
+before it answers. In multi-drop the report of a card waiting for its decision outranks everything but a
+record (spec B1, revised): 0x32 > 0x31 (waiting card) > 0x35 > 0x36 > …
+
+Degraded mode: a card whose question gets no answer within `card_answer_timeout_s` (controller down) is
+refused (`CONTROLLER_UNREACHABLE`); plain user cards the lists can decide keep being sold.
 
 A record stays pending until a 0x32 H acknowledges it (RESULT b0 = 1, T_MAC error, counts as
 acknowledged); the acknowledgement applies to the record last sent (`outstanding`). Every change to
@@ -39,7 +51,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from protocol.errors import ProtocolError
+from protocol.cng import ConsumptionMode
+from protocol.errors import EncodeError, ProtocolError
 from protocol.messages import (
     CardInserted,
     Content,
@@ -68,6 +81,7 @@ from protocol.messages import (
 )
 from protocol.reasons import RefusalReason, decode_m_flag
 from protocol.record import EMP_NONE, TransactionRecord
+from protocol.sale_request import SaleRequest, join_ic_data
 from station_sim import records
 from station_sim.cards import Card, GreyLock, province_of
 from station_sim.files import Completed, FileStore
@@ -223,24 +237,33 @@ class Dispenser:
 
     # --- nozzle actions (traffic and scenarios) ---------------------------------------------------
 
-    def insert_card(self, nzn: int, card: Card, purpose: Purpose = Purpose.SALE) -> Session:
-        """A card goes into the nozzle's reader; the decision follows (local lists or 0x36)."""
+    def insert_card(
+        self, nzn: int, card: Card, purpose: Purpose = Purpose.SALE, *, request: SaleRequest | None = None
+    ) -> Session:
+        """A card goes into the nozzle's reader (with the preset and plate taken before, if any); the
+        decision follows (local lists for the cards B10 allows, else 0x36)."""
         nozzle = self.nozzle(nzn)
         if nozzle.session is not None:
             raise DeviceError(f"{self.line}/{self.pos_p}/{nzn}: nozzle busy")
         if card.in_use:
             raise DeviceError(f"card {card.asn} is already in a reader")
+        if request is not None:
+            try:
+                request.build()
+            except EncodeError as exc:
+                raise DeviceError(f"{self.line}/{self.pos_p}/{nzn}: {exc}") from exc
         card.in_use = True
-        s = Session(purpose, card, Decision.CHECKING)
+        s = Session(purpose, card, Decision.CHECKING, request=request)
         nozzle.session = s
         if purpose is Purpose.SALE and not card.internal and card.balance <= 0 and card.grey is None:
             self._decided(nozzle, False, "local", RefusalReason.BALANCE_TOO_LOW)
             return s
         local: bool | None = None
-        if province_of(card.asn) == self.station_province():
+        if province_of(card.asn) == self.station_province() and self.decides_locally(card):
             local = self.files.local_decision(card.asn, card.internal, self.clock().date())
         if local is None:
             self.jobs.lists.append((nzn, card.asn))
+            s.asked_mono = self.mono()
         else:
             reason = (
                 RefusalReason.NONE
@@ -250,10 +273,16 @@ class Dispenser:
             self._decided(nozzle, local, "local", reason)
         return s
 
+    def decides_locally(self, card: Card) -> bool:
+        """Spec B10: only a plain user card (no CNG profile) or an internal card may be decided on the
+        dispenser's own lists; everything else is asked (unless the dispenser ignores B10)."""
+        return self.setup.decides_everything_locally or card.internal or card.cng is None
+
     def _decided(self, nozzle: Nozzle, allowed: bool, source: str, reason: RefusalReason | int) -> None:
         s = nozzle.session
         if s is None or s.card is None:
             return
+        s.asked_mono = None
         card = s.card
         self.emit(
             "card",
@@ -274,6 +303,7 @@ class Dispenser:
         if s.purpose is Purpose.SALE and card.grey is not None:
             g = card.grey
             self.jobs.grey.append((nozzle.nzn, GreyQuery(card.asn, g.bal, g.ctc, g.ds, g.time)))
+            s.asked_mono = self.mono()
             return
         if s.purpose is Purpose.SALE:
             s.decision = Decision.AUTHORISED
@@ -330,14 +360,49 @@ class Dispenser:
         if amount is None and volume is None:
             raise DeviceError("fuel needs amount or volume")
         s.target_amn, s.target_vol = amount, volume
-        s.cap_amn = s.card.balance if s.card is not None else None
+        s.cap_amn = self._card_cap(s)
         s.fuelling, s.target_reached, s.last_mono = True, False, self.mono()
         self.advance()
         return s
 
+    @staticmethod
+    def _card_cap(s: Session) -> int | None:
+        """The most money a card sale may reach: the balance, the card's per-fill cap (amount modes)
+        and the preset taken with the card."""
+        card = s.card
+        if card is None:
+            return None
+        caps = [card.balance]
+        profile = card.cng
+        amount_mode = profile is not None and profile.mode in (
+            ConsumptionMode.PREPAID_AMOUNT,
+            ConsumptionMode.CREDIT_AMOUNT,
+        )
+        if profile is not None and amount_mode and profile.per_fill_cap:
+            caps.append(profile.per_fill_cap)
+        if s.request is not None and s.request.preset_amount is not None:
+            caps.append(s.request.preset_amount)
+        return min(caps)
+
+    def _expire_questions(self, now: float) -> None:
+        """Degraded mode: a card whose question the controller did not answer in time is refused."""
+        timeout = self.setup.card_answer_timeout_s
+        for nozzle in self.nozzles.values():
+            s = nozzle.session
+            if s is None or s.decision is not Decision.CHECKING or s.asked_mono is None:
+                continue
+            if now - s.asked_mono < timeout:
+                continue
+            nzn = nozzle.nzn
+            self.jobs.lists = [j for j in self.jobs.lists if j[0] != nzn]
+            self.jobs.grey = [j for j in self.jobs.grey if j[0] != nzn]
+            log.info("%s/%s: no answer about the card at nozzle %d: refused", self.line, self.pos_p, nzn)
+            self._decided(nozzle, False, "timeout", RefusalReason.CONTROLLER_UNREACHABLE)
+
     def advance(self) -> None:
-        """Progress every fuelling nozzle to the current time."""
+        """Progress every fuelling nozzle to the current time (and give up on unanswered cards)."""
         now = self.mono()
+        self._expire_questions(now)
         speed = self.setup.fuel_speed
         for nozzle in self.nozzles.values():
             s = nozzle.session
@@ -479,13 +544,19 @@ class Dispenser:
                 entries.append(Fuelling(nozzle.nzn, 0, s.amn, s.vol, s.prc))
             elif s.card is not None:
                 c = s.card
-                entries.append(CardInserted(nozzle.nzn, c.asn, c.card_st, c.balance, c.ic_data))
+                ic_data = join_ic_data(c.ic_data, s.request)
+                entries.append(CardInserted(nozzle.nzn, c.asn, c.card_st, c.balance, ic_data))
                 s.reported = True
         return NozzleInfo(tuple(entries))
 
     def _reported(self, nzn: int) -> bool:
         s = self.nozzles[nzn].session
         return s is not None and s.reported
+
+    def card_waits_for_report(self) -> bool:
+        """A card waits for its decision and has not been reported yet (its 0x31 must go first)."""
+        waiting = [nzn for nzn, _ in self.jobs.lists] + [nzn for nzn, _ in self.jobs.grey]
+        return any(not self._reported(nzn) for nzn in waiting)
 
     def next_job(self) -> Message | None:
         """The highest-priority request pending: 0x32 > 0x35 > 0x36 > 0x3B > 0x33/0x34."""
@@ -504,8 +575,12 @@ class Dispenser:
         return self.files.next_request()
 
     def answer_poll(self, poll: PollReply) -> Message:
-        """Multi-drop: the one answer to a controller poll."""
+        """Multi-drop: the one answer to a controller poll. A card waiting for its decision is reported
+        before anything but a record (spec B1, revised), so its 0x36 / 0x35 follows its data."""
         self.files.observe(poll)
+        self.advance()
+        if not self.pending and self.card_waits_for_report():
+            return self.realtime()
         return self.next_job() or self.realtime()
 
     def observe_poll_reply(self, reply: PollReply) -> None:

@@ -188,6 +188,14 @@ class FileStore:
             return None
         return rec.g_code, rec.prices[min(level, len(rec.prices) - 1)]
 
+    def holds_all_lists(self) -> bool:
+        """Base, added, deleted blacklists and the white list are all held."""
+        return all(c in self.lists for c in (*LIST_CONTENTS, Content.WHITE_LIST))
+
+    def list_versions(self) -> dict[str, int]:
+        """The held version of each list, by CONTENT number (for the ledger)."""
+        return {str(int(c)): self.held_version(c) for c in (*LIST_CONTENTS, Content.WHITE_LIST)}
+
     def local_decision(self, asn: str, internal: bool, today: dt.date) -> bool | None:
         """Decide with the local lists: True allow, False refuse, None cannot decide (ask 0x36).
 

@@ -11,11 +11,14 @@ from enum import Enum
 
 from protocol.messages import GreyQuery
 from protocol.record import EMP_NONE
+from protocol.sale_request import SaleRequest
 from station_sim.cards import Card
 from station_sim.errors import SimError
 
 DEFAULT_FUEL_SPEED = 50
 """0.01 units per second (0.5 L/s)."""
+DEFAULT_CARD_ANSWER_TIMEOUT_S = 20.0
+"""A card waiting this long for the controller's answer (0x36 / 0x35) is refused by the dispenser."""
 
 
 class DeviceError(SimError):
@@ -60,6 +63,12 @@ class DeviceSetup:
     station: StationIdentity = StationIdentity()
     fuel_speed: int = DEFAULT_FUEL_SPEED
     """Fuelling speed in 0.01 units per second."""
+    decides_everything_locally: bool = False
+    """A dispenser that ignores spec B10: it decides every card its lists can decide, CNG cards too
+    (the controller must defeat it by withholding the blacklists)."""
+    card_answer_timeout_s: float = DEFAULT_CARD_ANSWER_TIMEOUT_S
+    """How long a card waits for the controller's answer before the dispenser refuses it
+    (`CONTROLLER_UNREACHABLE`): the degraded mode while the controller is down."""
 
 
 @dataclass(slots=True)
@@ -89,6 +98,10 @@ class Session:
     reported: bool = False
     """The card has been reported in a 0x31 ST=1: only then may its 0x36 / 0x35 go out, so the
     controller holds the card's data (CNG profile) before it decides."""
+    request: SaleRequest | None = None
+    """The preset and vehicle plate taken before the card was authorised (sent in IC_DATA)."""
+    asked_mono: float | None = None
+    """When the card's question (0x36 / 0x35) was queued; None when none waits."""
 
     @property
     def cash(self) -> bool:

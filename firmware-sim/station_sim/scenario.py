@@ -12,10 +12,11 @@ Layer: firmware-sim (parsing is pure; `Scenario.run` drives the simulator). Shap
     line = "bus1"                  optional when the station has one line
     dispenser = 1                  POS-P; optional when the line has one dispenser
     nozzle = 1
-    action = "insert_card"         insert_card card= | lift | fuel amount= or volume= | hang_up |
-    card = "10000100110000000001"  pull_card | on_duty card= | off_duty card= | cash_sale amount= |
+    action = "insert_card"         insert_card card= [preset_amount= | preset_volume=] [plate=] |
+    card = "10000100110000000001"  lift | fuel amount= or volume= | hang_up | pull_card |
+                                   on_duty card= | off_duty card= | cash_sale amount= |
                                    error_info text= | power_cycle off_s= | corrupt rate= for_s= |
-                                   drop rate= for_s=
+                                   drop rate= for_s= | wait_lists [for_s=]
 
 Actions run in file order, each at `at_s` or as soon as the previous one finished, whichever is later.
 `insert_card`, `on_duty` and `off_duty` finish when the card is decided; `fuel` and `cash_sale` when
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from edge.config import Config
 from protocol.cng import CngProfile, ConsumptionMode
 from protocol.errors import EncodeError
+from protocol.sale_request import SaleRequest
 from station_sim.cards import (
     DEFAULT_USER_BALANCE_FEN,
     INTERNAL_CODES,
@@ -66,7 +68,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "power_cycle": frozenset(),
     "corrupt": frozenset({"rate", "for_s"}),
     "drop": frozenset({"rate", "for_s"}),
+    "wait_lists": frozenset(),
 }
+DEFAULT_WAIT_LISTS_S = 60.0
 NOZZLE_ACTIONS = frozenset(
     {"insert_card", "lift", "fuel", "hang_up", "pull_card", "on_duty", "off_duty", "cash_sale"}
 )
@@ -85,6 +89,9 @@ STEP_KEYS = frozenset(
         "rate",
         "for_s",
         "wait",
+        "preset_amount",
+        "preset_volume",
+        "plate",
     }
 )
 CARD_KEYS = frozenset({"asn", "kind", "balance", "card_st", "ctc", "emp", "grey", "cng"})
@@ -121,10 +128,22 @@ class Step:
     rate: float = 0.0
     for_s: float = 0.0
     wait: bool = True
+    preset_amount: int | None = None
+    preset_volume: int | None = None
+    plate: str | None = None
+
+    @property
+    def request(self) -> SaleRequest | None:
+        """The preset and vehicle plate taken with the card (insert_card), if any."""
+        if self.preset_amount is None and self.preset_volume is None and self.plate is None:
+            return None
+        return SaleRequest(self.preset_amount, self.preset_volume, self.plate or "")
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"index": self.index, "action": self.action, "at_s": self.at_s}
-        for name in ("line", "dispenser", "nozzle", "card", "amount", "volume"):
+        for name in (
+            "line", "dispenser", "nozzle", "card", "amount", "volume", "preset_amount", "preset_volume", "plate",
+        ):  # fmt: skip
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
@@ -175,13 +194,18 @@ class Scenario:
         if step.action == "error_info":
             dev.error_info(step.text)
             return {}
+        if step.action == "wait_lists":
+            timeout = step.for_s or DEFAULT_WAIT_LISTS_S
+            if not await wait_until(slot, gen, lambda: slot.dev.files.holds_all_lists(), timeout):
+                raise DeviceError(f"{dev.line}/{dev.pos_p}: lists not downloaded within {timeout:g} s")
+            return {"versions": slot.dev.files.list_versions()}
         nzn = step.nozzle if step.nozzle is not None else min(dev.nozzles)
         if step.action in ("insert_card", "on_duty", "off_duty"):
             card = sim.pool.get(step.card or "")
             if card is None:
                 raise KeyError(f"card {step.card} is not in [[cards]]")
             if step.action == "insert_card":
-                dev.insert_card(nzn, card)
+                dev.insert_card(nzn, card, request=step.request)
             elif step.action == "on_duty":
                 dev.on_duty(nzn, card)
             else:
@@ -386,7 +410,7 @@ def _parse_step(p: _Problems, doc: Any, index: int, config: Config, cards: set[s
     if line is not None and not any(ln.name == line for ln in config.lines):
         p.add(f"{path}.line", f"no line {line!r} in the config")
     dispenser = _int(p, doc, "dispenser", path)
-    if action in NOZZLE_ACTIONS | {"power_cycle", "error_info"}:
+    if action in NOZZLE_ACTIONS | {"power_cycle", "error_info", "wait_lists"}:
         candidates = [
             d
             for ln in config.lines
@@ -411,6 +435,15 @@ def _parse_step(p: _Problems, doc: Any, index: int, config: Config, cards: set[s
     if rate > 1:
         p.add(f"{path}.rate", "must be a probability 0..1")
     text = doc.get("text", "")
+    plate = doc.get("plate")
+    if plate is not None and not isinstance(plate, str):
+        p.add(f"{path}.plate", "must be a string")
+        plate = None
+    for key in ("preset_amount", "preset_volume", "plate"):
+        if key in doc and action != "insert_card":
+            p.add(f"{path}.{key}", "only insert_card takes it")
+    if "preset_amount" in doc and "preset_volume" in doc:
+        p.add(path, "one preset: preset_amount or preset_volume")
     return Step(
         index=index,
         at_s=_num(p, doc, "at_s", path, 0.0),
@@ -426,6 +459,9 @@ def _parse_step(p: _Problems, doc: Any, index: int, config: Config, cards: set[s
         rate=rate,
         for_s=_num(p, doc, "for_s", path, 0.0),
         wait=wait,
+        preset_amount=_int(p, doc, "preset_amount", path),
+        preset_volume=_int(p, doc, "preset_volume", path),
+        plate=plate,
     )
 
 

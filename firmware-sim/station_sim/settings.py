@@ -58,6 +58,16 @@ class Settings:
     power_off_s: float = 5.0
     """How long a power-cycled dispenser stays off."""
     log_level: str = "INFO"
+    decides_everything_locally: frozenset[str] = frozenset()
+    """Dispensers (`line/POS-P`, or `all`) that ignore spec B10 and decide every card their downloaded
+    lists can decide, CNG cards too; on the command line a comma-separated list."""
+    card_answer_timeout_s: float = 20.0
+    """A card whose 0x36 / 0x35 gets no answer this long is refused by the dispenser
+    (`CONTROLLER_UNREACHABLE`): the degraded mode while the controller is down."""
+
+    def decides_locally(self, line: str, pos_p: int) -> bool:
+        chosen = self.decides_everything_locally
+        return "all" in chosen or f"{line}/{pos_p}" in chosen
 
 
 _FLOATS_0_1 = ("corrupt_rate", "drop_rate", "late_rate")
@@ -130,6 +140,8 @@ def _convert(name: str, raw: Any, rel: Path) -> Any:
         return path if path.is_absolute() else rel / path
     if name == "mix":
         return parse_mix(raw)
+    if name == "decides_everything_locally":
+        return _places(raw)
     if name == "exit_when_acked" or name == "wire_time":
         if not isinstance(raw, bool):
             raise ValueError("must be true or false")
@@ -157,6 +169,19 @@ def _convert(name: str, raw: Any, rel: Path) -> Any:
         raise ValueError("must be a probability 0..1")
     if number < 0:
         raise ValueError("must not be negative")
-    if name in ("power_cycle_every", "duration") and number == 0:
+    if name in ("power_cycle_every", "duration", "card_answer_timeout_s") and number == 0:
         raise ValueError("must be positive")
     return number
+
+
+def _places(raw: object) -> frozenset[str]:
+    """`"bus1/3,p2p2/5"`, `"all"` or a list of them → the set; `ValueError` with the problem."""
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ValueError(f'must be "all" or "line/POS-P" names, got {raw!r}')
+    places = frozenset(i.strip() for i in items if i.strip())
+    for place in places:
+        line, sep, pos_p = place.partition("/")
+        if place != "all" and not (line and sep and pos_p.isdigit()):
+            raise ValueError(f'{place!r} is not "line/POS-P" (or "all")')
+    return places

@@ -91,6 +91,8 @@ class Simulator:
             nozzles=tuple(nozzles),
             station=StationIdentity(st.province, st.city, st.superior, st.s_id),
             fuel_speed=self.settings.fuel_speed,
+            decides_everything_locally=self.settings.decides_locally(line.name, pos_p),
+            card_answer_timeout_s=self.settings.card_answer_timeout_s,
         )
 
     def _load(self, line: LineConfig, pos_p: int) -> Dispenser:

@@ -19,6 +19,7 @@ from protocol import cng
 from protocol.downloads import ListFile, ListKind
 from protocol.messages import CardInserted
 from protocol.record import RECORD_STRUCT, TransactionRecord
+from protocol.sale_request import SaleRequest, join_ic_data
 from storage.counters import CounterStore
 from storage.db import Database
 from storage.decisions import DecisionLog
@@ -74,11 +75,13 @@ class Mono:
 class FakeAlarms:
     raised: list[tuple[str, str, str, str]] = field(default_factory=list)
     cleared: list[tuple[str, str]] = field(default_factory=list)
+    details: list[dict[str, Any]] = field(default_factory=list)
 
     async def raise_alarm(
         self, source: str, code: str, severity: str, message: str, details: dict[str, Any] | None = None
     ) -> int:
         self.raised.append((source, code, severity, message))
+        self.details.append(dict(details or {}))
         return len(self.raised)
 
     async def clear(self, source: str, code: str) -> None:
@@ -123,7 +126,9 @@ def sale_record(
     return grey_record(pos_ttc=pos_ttc, t_type=0x10, asn=card, time=time, amn=amn, vol=vol)
 
 
-def cng_entry(card: str, nzn: int = 1, bal: int = 50_000, **profile: Any) -> CardInserted:
+def cng_entry(
+    card: str, nzn: int = 1, bal: int = 50_000, request: SaleRequest | None = None, **profile: Any
+) -> CardInserted:
     fields: dict[str, Any] = {
         "card_class": 1,
         "mode": cng.ConsumptionMode.PREPAID_AMOUNT,
@@ -132,13 +137,15 @@ def cng_entry(card: str, nzn: int = 1, bal: int = 50_000, **profile: Any) -> Car
         "plate": "京B12345",
     }
     fields.update(profile)
-    return CardInserted(nzn, card, 0, bal, cng.CngProfile(**fields).build())
+    return CardInserted(nzn, card, 0, bal, join_ic_data(cng.CngProfile(**fields).build(), request))
 
 
 class Rig:
     """Everything an authority needs, over one database file."""
 
-    def __init__(self, db: Database, config: RulesConfig | None = None) -> None:
+    def __init__(
+        self, db: Database, config: RulesConfig | None = None, *, require_report: bool = True
+    ) -> None:
         self.db = db
         self.clock = Clock(WEDNESDAY)
         self.mono = Mono()
@@ -164,6 +171,7 @@ class Rig:
             alarms=self.alarms,
             clock=self.clock,
             mono=self.mono,
+            require_report=require_report,
         )
 
     def published(self) -> list[CardDecision]:

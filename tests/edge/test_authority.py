@@ -26,6 +26,7 @@ from edge.rules import GreyDelayMode, RulesConfig
 from edge.session import Where
 from protocol.messages import GREY_FOUND, GREY_NOT_FOUND, CardInserted, GreyQuery, ListQuery
 from protocol.reasons import RefusalReason, decode_m_flag, encode_m_flag
+from protocol.sale_request import SaleRequest
 from storage.db import Database
 from storage.greys import RemoteGrey
 
@@ -47,7 +48,16 @@ def rig(db: Database) -> Rig:
     return Rig(db)
 
 
-async def ask(rig: Rig, card: str, where: Where = HERE) -> tuple[bool, R | int]:
+def report(rig: Rig, card: str, where: Where = HERE, bal: int = 50_000) -> None:
+    """The card-inserted 0x31 a dispenser sends before its 0x36 (spec B1): a plain card, no IC_DATA."""
+    rig.authority.on_card(where.line, where.dispenser, CardInserted(1, card, 0, bal))
+
+
+async def ask(rig: Rig, card: str, where: Where = HERE, *, reported: bool = True) -> tuple[bool, R | int]:
+    """A 0x36 for `card`, after its report unless `reported` is False (a plain report is made when
+    the dispenser did not report the card yet)."""
+    if reported and rig.cards.get(where.line, where.dispenser, card) is None:
+        report(rig, card, where)
     reply = await rig.authority.list_query(where, ListQuery(card))
     assert reply.asn == card
     internal = card[4:6] in ("04", "05", "06")
@@ -71,6 +81,7 @@ async def ask(rig: Rig, card: str, where: Where = HERE) -> tuple[bool, R | int]:
 async def test_list_query_answers_from_the_rules(
     rig: Rig, card: str, refused: bool, reason: R, m_flag: int
 ) -> None:
+    report(rig, card)
     reply = await rig.authority.list_query(HERE, ListQuery(card))
     assert reply.m_flag == m_flag
     assert decode_m_flag(reply.m_flag, internal=card[4:6] == "04") == (refused, reason)
@@ -99,8 +110,8 @@ async def test_a_card_report_gives_the_cng_profile_and_the_nozzle(rig: Rig) -> N
     assert await ask(rig, card, Where("p2p1", 4)) == (True, R.CYLINDER_EXPIRED)
     [stored] = await rig.decisions.all()
     assert stored.nzn == 7 and "2025-12-31" in stored.words
-    # The same card at another dispenser, whose reader never reported it, is decided on its number.
-    assert await ask(rig, card, Where("p2p1", 5)) == (False, R.NONE)
+    # The same card at another dispenser, whose reader never reported it: its data is missing, refused.
+    assert await ask(rig, card, Where("p2p1", 5), reported=False) == (True, R.CARD_DATA_MISSING)
 
 
 async def test_cylinder_due_soon_is_allowed_with_a_warning(rig: Rig) -> None:
@@ -109,7 +120,8 @@ async def test_cylinder_due_soon_is_allowed_with_a_warning(rig: Rig) -> None:
     rig.authority.on_card("bus1", 1, cng_entry(card, cylinder_valid_until=due))
     assert await ask(rig, card) == (False, R.NONE)
     [stored] = await rig.decisions.all()
-    assert [w["kind"] for w in stored.warnings] == ["cylinder_due"]
+    # The card is bound to its vehicle and the dispenser did not report the plate: check it.
+    assert [w["kind"] for w in stored.warnings] == ["cylinder_due", "check_plate"]
     [event] = rig.published()
     assert event.allowed and "in 3 days" in event.warnings[0]
 
@@ -156,9 +168,10 @@ async def test_a_decision_reads_one_list_snapshot(rig: Rig) -> None:
     assert (first.generation, second.generation) == (1, 2)
 
 
-async def test_report_after_the_answer_triggers_a_recheck(rig: Rig) -> None:
+async def test_report_after_the_answer_triggers_a_recheck(db: Database) -> None:
+    rig = Rig(db, require_report=False)  # dispensers that ask before they report the card
     card = asn("01", 509)
-    assert await ask(rig, card) == (False, R.NONE)  # multi-drop: the 0x36 came before the 0x31
+    assert await ask(rig, card, reported=False) == (False, R.NONE)  # decided on its number alone
     rig.authority.on_card("bus1", 1, cng_entry(card, cylinder_valid_until=dt.date(2020, 1, 31)))
     rig.authority.on_card("bus1", 1, cng_entry(card, cylinder_valid_until=dt.date(2020, 1, 31)))  # repeats
     item = rig.authority._rechecks.get_nowait()
@@ -167,8 +180,62 @@ async def test_report_after_the_answer_triggers_a_recheck(rig: Rig) -> None:
     assert decision.reason is R.CYLINDER_EXPIRED
     kinds = [(d.kind, d.allowed, d.reason) for d in await rig.decisions.all()]
     assert kinds == [("0x36", True, 0), ("0x31", False, int(R.CYLINDER_EXPIRED))]
-    [(source, code, _, message)] = rig.alarms.raised
-    assert (source, code) == ("bus1/1", "card_recheck_refused") and card in message
+    [(source, code, severity, message)] = rig.alarms.raised
+    assert (source, code, severity) == ("bus1/1", "card_recheck_refused", "critical")
+    assert message.startswith("Stop the sale at nozzle 1:") and card in message
+    assert "CYLINDER_EXPIRED" in message and R.CYLINDER_EXPIRED.words in message
+    [details] = rig.alarms.details
+    assert details == {
+        "action": "stop_sale",
+        "asn": card,
+        "nzn": 1,
+        "reason": "CYLINDER_EXPIRED",
+        "rule": decision.words,
+    }
+
+
+@pytest.mark.parametrize(("card", "internal"), [(asn("01", 520), False), (STAFF, True)])
+async def test_a_card_never_reported_is_refused_for_missing_data(rig: Rig, card: str, internal: bool) -> None:
+    reply = await rig.authority.list_query(HERE, ListQuery(card))
+    assert decode_m_flag(reply.m_flag, internal=internal) == (True, R.CARD_DATA_MISSING)
+    [stored] = await rig.decisions.all()
+    assert not stored.allowed and "No card report" in stored.words
+    assert rig.authority._rechecks.empty()
+    # Its report arrives later: nothing to re-check, the card was refused.
+    report(rig, card)
+    assert rig.authority._rechecks.empty()
+
+
+async def test_unreadable_ic_data_is_refused_for_missing_data(rig: Rig) -> None:
+    card = asn("01", 521)
+    damaged = cng_entry(card).ic_data[:-3]
+    rig.authority.on_card("bus1", 1, CardInserted(1, card, 0, 50_000, damaged))
+    assert await ask(rig, card) == (True, R.CARD_DATA_MISSING)
+    [stored] = await rig.decisions.all()
+    assert "cannot be read" in stored.words
+
+
+async def test_preset_above_the_per_fill_cap_and_the_vehicle_plate(rig: Rig) -> None:
+    capped, bound = asn("01", 522), asn("01", 523)
+    rig.authority.on_card(
+        "bus1", 1, cng_entry(capped, per_fill_cap=5_000, request=SaleRequest(preset_amount=8_000))
+    )
+    assert await ask(rig, capped) == (True, R.PER_SALE_CAP)
+    rig.authority.on_card(
+        "bus1", 1, cng_entry(capped, per_fill_cap=5_000, request=SaleRequest(preset_amount=5_000))
+    )
+    assert await ask(rig, capped) == (False, R.NONE)
+    rig.authority.on_card(
+        "bus1", 2, cng_entry(bound, plate="京B12345", request=SaleRequest(plate="京B99999"))
+    )
+    assert await ask(rig, bound, Where("bus1", 2)) == (True, R.RESTRICTED_PLATE)
+    rig.authority.on_card(
+        "bus1", 3, cng_entry(bound, plate="京B12345", request=SaleRequest(plate="京B 12345"))
+    )
+    assert await ask(rig, bound, Where("bus1", 3)) == (False, R.NONE)
+    refused = [d for d in await rig.decisions.all() if not d.allowed]
+    assert [d.reason_name for d in refused] == ["PER_SALE_CAP", "RESTRICTED_PLATE"]
+    assert "50.00" in refused[0].words and "京B12345" in refused[1].words
 
 
 async def test_no_recheck_when_the_report_came_first(rig: Rig) -> None:

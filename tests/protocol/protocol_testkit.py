@@ -46,14 +46,15 @@ from protocol.messages import (
 from protocol.reader import FrameReader
 from protocol.record import TransactionRecord
 
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "spec" / "dispenser-protocol.md"
+SPEC = Path(__file__).resolve().parent / "vectors" / "dispenser-protocol-part-c.md"
+"""Part C of the protocol specification, copied into the repository (its source is noted at its top)."""
 
 
 def _hex(text: str) -> bytes:
     return bytes.fromhex(text)
 
 
-# Part C, copied from the spec (a test checks they still appear there verbatim).
+# Part C, copied from the spec (a test checks they appear verbatim in the copy of Part C, `SPEC`).
 VECTOR_TEXT: dict[int, str] = {
     1: "FA C0 00 31 00 01 30 78 1E",
     2: "FA E0 FF 00 00 01 30 F0 03",

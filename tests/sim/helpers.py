@@ -54,6 +54,8 @@ def make_device(
     line: str = "bus1",
     fuel_speed: int = 100,
     persist: Callable[[Dispenser], None] | None = None,
+    decides_everything_locally: bool = False,
+    card_answer_timeout_s: float = 20.0,
 ) -> Dispenser:
     setup = DeviceSetup(
         line=line,
@@ -61,6 +63,8 @@ def make_device(
         nozzles=(NozzleSetup(1, "0102", (750, 740, 730)), NozzleSetup(2, "0301", (450,), "m3")),
         station=StationIdentity(province="11"),
         fuel_speed=fuel_speed,
+        decides_everything_locally=decides_everything_locally,
+        card_answer_timeout_s=card_answer_timeout_s,
     )
     sink = events if events is not None else []
     return Dispenser(

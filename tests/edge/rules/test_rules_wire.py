@@ -40,16 +40,18 @@ def wire_profile(**kw: object) -> wire.CngProfile:
 @pytest.mark.parametrize(
     ("profile", "limits"),
     [
-        pytest.param(wire_profile(), CardLimits(), id="no-limits-zeros-are-none"),
+        pytest.param(wire_profile(), CardLimits(restricted_plate="京A12345"), id="no-limits-zeros-are-none"),
         pytest.param(
             wire_profile(per_fill_cap=20_000, fills_per_day=3, amount_per_day=50_000),
-            CardLimits(per_fill_amount=20_000, fills_per_day=3, amount_per_day=50_000),
+            CardLimits(
+                per_fill_amount=20_000, fills_per_day=3, amount_per_day=50_000, restricted_plate="京A12345"
+            ),
             id="amount-mode-cap-is-money",
         ),
         pytest.param(
-            wire_profile(mode=wire.ConsumptionMode.CREDIT_VOLUME, per_fill_cap=6_000),
+            wire_profile(mode=wire.ConsumptionMode.CREDIT_VOLUME, per_fill_cap=6_000, plate=""),
             CardLimits(per_fill_volume=6_000),
-            id="volume-mode-cap-is-volume",
+            id="volume-mode-cap-is-volume-no-plate-no-restriction",
         ),
     ],
 )
@@ -71,7 +73,11 @@ def test_system_limits_are_kept_under_the_wire_limits() -> None:
     kept = CardLimits(fixed_station_id="00000001", per_fill_volume=1_000, fills_per_day=9)
     _, limits = from_wire_profile(wire_profile(per_fill_cap=20_000, fills_per_day=2), kept)
     assert limits == CardLimits(
-        fixed_station_id="00000001", per_fill_volume=1_000, per_fill_amount=20_000, fills_per_day=2
+        fixed_station_id="00000001",
+        per_fill_volume=1_000,
+        per_fill_amount=20_000,
+        fills_per_day=2,
+        restricted_plate="京A12345",  # a CNG card is issued for one vehicle
     )
 
 
