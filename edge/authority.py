@@ -80,7 +80,8 @@ log = logging.getLogger(__name__)
 RECHECK_QUEUE_MAX = 256
 RECHECK_ALARM = "card_recheck_refused"
 RECHECK_ACTION = "stop_sale"
-"""`details.action` of the re-check alarm: the attendant must stop the sale at `details.nzn`."""
+"""`details.action` of the re-check alarm: the attendant must stop the sale at `details.nzn`
+(`edge.control.convert.alarm_action` turns it into the words the terminal UI shows)."""
 
 
 class SnapshotLists:

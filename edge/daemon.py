@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.config import Config, LineConfig, LineMode
+from edge.control.convert import alarm_action
 from edge.control.server import control_task
 from edge.events import AlarmCleared, AlarmRaised, EventBus
 from edge.framed import FramedLine
@@ -76,7 +77,8 @@ class BusAlarms:
         self, source: str, code: str, severity: str, message: str, details: dict[str, Any] | None = None
     ) -> int:
         alarm_id = int(await self._alarms.raise_alarm(source, code, severity, message, details or {}))
-        self._bus.publish(AlarmRaised(source, code, severity, message, dt.datetime.now(), alarm_id))
+        action = alarm_action(details or {})
+        self._bus.publish(AlarmRaised(source, code, severity, message, dt.datetime.now(), alarm_id, action))
         return alarm_id
 
     async def clear(self, source: str, code: str) -> None:

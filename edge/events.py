@@ -108,6 +108,8 @@ class AlarmRaised:
     message: str
     at: dt.datetime
     alarm_id: int | None = None
+    action: str = ""
+    """What the attendant must do now (e.g. "stop the sale at nozzle 5"); empty for most alarms."""
 
 
 @dataclass(frozen=True, slots=True)

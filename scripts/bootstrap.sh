@@ -17,7 +17,7 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok
 # Building pyscard needs a compiler, the Python headers and the PC/SC headers.
 for p in gcc python3-dev libpcsclite-dev; do have_pkg "$p" || need_pkgs+=("$p"); done
 if [ "$want_test" = 1 ]; then
-  for p in mosquitto pcscd vsmartcard-vpcd socat tmux; do have_pkg "$p" || need_pkgs+=("$p"); done
+  for p in mosquitto mosquitto-clients pcscd vsmartcard-vpcd socat tmux; do have_pkg "$p" || need_pkgs+=("$p"); done
 fi
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if command -v apt-get >/dev/null; then
@@ -29,6 +29,7 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
   fi
 fi
 # The mosquitto package starts a system broker on port 1883; the tests start their own on free ports.
+# mosquitto-clients: a plain mosquitto_sub is the centre of one uplink test.
 
 UV="$(command -v uv || true)"
 if [ -z "$UV" ] && [ -x "$HOME/.local/bin/uv" ]; then UV="$HOME/.local/bin/uv"; fi

@@ -8,6 +8,7 @@ marked `N_` here and translated when shown (`tui.i18n`); money is `¥`, dates `2
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from edge.control.messages import EMP_NONE, Decision, DecisionWarning, mask_card
 from protocol.reasons import REASON_TEXT, RefusalReason
@@ -104,6 +105,20 @@ def alarm_text(code: str, message: str) -> str:
     if words is None or language() == "en":
         return message or (words or code)
     return _(words)
+
+
+_STOP_SALE = re.compile(r"stop the sale at nozzle (\d+)")
+
+
+def action_words(action: str) -> str:
+    """What an alarm asks the attendant to do (the daemon's English phrase, `edge.control.convert.
+    alarm_action`) in the UI's language, in capitals where the language has them; "" for none."""
+    if not action:
+        return ""
+    stop = _STOP_SALE.fullmatch(action)
+    if stop is not None:
+        return _("STOP THE SALE AT NOZZLE {nzn}").format(nzn=stop.group(1))
+    return action.upper()
 
 
 def reason_words(reason: str) -> str:

@@ -133,6 +133,17 @@ def sale_message(event: SaleStored, products: Products) -> m.Sale:
     )
 
 
+STOP_SALE = "stop_sale"
+"""`details.action` of an alarm that asks the attendant to stop the sale at `details.nzn`."""
+
+
+def alarm_action(details: Mapping[str, Any]) -> str:
+    """What an alarm asks the attendant to do, from its details ("" for most alarms)."""
+    if details.get("action") == STOP_SALE and isinstance(details.get("nzn"), int):
+        return f"stop the sale at nozzle {details['nzn']}"
+    return ""
+
+
 def stored_alarm_message(alarm: StoredAlarm) -> m.Alarm:
     return m.Alarm(
         id=alarm.id,
@@ -144,6 +155,7 @@ def stored_alarm_message(alarm: StoredAlarm) -> m.Alarm:
         count=alarm.count,
         acknowledged_by=alarm.acknowledged_by or "",
         acknowledged_at=when(alarm.acknowledged_at),
+        action=alarm_action(alarm.details),
     )
 
 
@@ -206,6 +218,7 @@ def event_message(event: Any, products: Products, line_modes: Mapping[str, str])
                 severity=event.severity,
                 message=event.message,
                 raised_at=when(event.at),
+                action=event.action,
             )
         case AlarmAcknowledged():
             return m.AlarmAcked(id=event.alarm_id, by=event.by, at=when(event.at))

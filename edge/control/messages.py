@@ -366,6 +366,8 @@ class Alarm(Message):
     count: int = 1
     acknowledged_by: str = ""
     acknowledged_at: str = ""
+    action: str = ""
+    """What the attendant must do now ("stop the sale at nozzle 5"); empty for most alarms."""
 
     @property
     def key(self) -> str:

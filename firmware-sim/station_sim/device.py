@@ -43,6 +43,7 @@ what must survive a power cycle (POS_TTC, pending and stored records, totals, du
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -516,6 +517,20 @@ class Dispenser:
         )
         self._add_record(rec)
         return rec
+
+    def resend_altered(self) -> TransactionRecord:
+        """A firmware fault: the newest record is sent again with other bytes (its T_MAC changed), as
+        spec B8 says real dispensers sometimes do. The copy goes out like a pending record; the stored
+        original is unchanged (0x3E still returns it)."""
+        if not self.stored:
+            raise DeviceError(f"{self.line}/{self.pos_p}: no record to send again")
+        pos_ttc, raw = next(reversed(self.stored.items()))
+        original = records.record_from_bytes(raw)
+        altered = dataclasses.replace(original, t_mac=(original.t_mac ^ 0x5A5A5A5A) or 1)
+        self.pending.append(altered)
+        self._persist(self)
+        self.emit("record_altered", pos_ttc=pos_ttc, raw=records.record_bytes(altered).hex())
+        return altered
 
     def error_info(self, text: str) -> None:
         """Queue a 0x3B text error report."""

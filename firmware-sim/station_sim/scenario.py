@@ -16,7 +16,7 @@ Layer: firmware-sim (parsing is pure; `Scenario.run` drives the simulator). Shap
     card = "10000100110000000001"  lift | fuel amount= or volume= | hang_up | pull_card |
                                    on_duty card= | off_duty card= | cash_sale amount= |
                                    error_info text= | power_cycle off_s= | corrupt rate= for_s= |
-                                   drop rate= for_s= | wait_lists [for_s=]
+                                   drop rate= for_s= | wait_lists [for_s=] | resend_altered
 
 Actions run in file order, each at `at_s` or as soon as the previous one finished, whichever is later.
 `insert_card`, `on_duty` and `off_duty` finish when the card is decided; `fuel` and `cash_sale` when
@@ -69,6 +69,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "corrupt": frozenset({"rate", "for_s"}),
     "drop": frozenset({"rate", "for_s"}),
     "wait_lists": frozenset(),
+    "resend_altered": frozenset(),
 }
 DEFAULT_WAIT_LISTS_S = 60.0
 NOZZLE_ACTIONS = frozenset(
@@ -194,6 +195,8 @@ class Scenario:
         if step.action == "error_info":
             dev.error_info(step.text)
             return {}
+        if step.action == "resend_altered":
+            return {"pos_ttc": dev.resend_altered().pos_ttc}
         if step.action == "wait_lists":
             timeout = step.for_s or DEFAULT_WAIT_LISTS_S
             if not await wait_until(slot, gen, lambda: slot.dev.files.holds_all_lists(), timeout):
@@ -410,7 +413,7 @@ def _parse_step(p: _Problems, doc: Any, index: int, config: Config, cards: set[s
     if line is not None and not any(ln.name == line for ln in config.lines):
         p.add(f"{path}.line", f"no line {line!r} in the config")
     dispenser = _int(p, doc, "dispenser", path)
-    if action in NOZZLE_ACTIONS | {"power_cycle", "error_info", "wait_lists"}:
+    if action in NOZZLE_ACTIONS | {"power_cycle", "error_info", "wait_lists", "resend_altered"}:
         candidates = [
             d
             for ln in config.lines

@@ -361,7 +361,7 @@ async def build_authority(tmp: Path, lists: Any) -> AsyncIterator[tuple[Any, Any
 
 async def test_list_swap_under_load(tmp_path: Path) -> None:
     from edge.session import Where
-    from protocol.messages import ListQuery
+    from protocol.messages import CardInserted, ListQuery
     from protocol.reasons import decode_m_flag
     from storage.lists import ListStore
 
@@ -384,6 +384,7 @@ async def test_list_swap_under_load(tmp_path: Path) -> None:
             while after_swap < 200:  # queries all through the import, and 200 more after it
                 after_swap += swap.done()
                 card = probes[i % len(probes)]
+                authority.on_card("bus1", 1, CardInserted(1, card, 0, 50_000))  # its report first (B1)
                 reply = await authority.list_query(Where("bus1", 1), ListQuery(card))
                 refused, _ = decode_m_flag(reply.m_flag)
                 answers.append((card, refused))

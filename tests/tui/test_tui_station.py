@@ -127,6 +127,38 @@ async def test_acknowledging_an_alarm(daemon: FakeDaemon, socket_path: Path) -> 
         await until(pilot, lambda: "3" not in table.keys)
 
 
+async def test_a_stop_sale_alarm_is_shown_as_an_action(daemon: FakeDaemon, socket_path: Path) -> None:
+    app = make_app(socket_path)
+    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+        screen = await logged_in(pilot, "operator1", "pw-operator-1")
+        text = (
+            "Stop the sale at nozzle 5: card 10000101100000000501 at dispenser 3 was allowed before its card "
+            "data arrived and the rules refuse it (CYLINDER_EXPIRED): Vehicle gas cylinder inspection has expired."
+        )
+        daemon.push(
+            m.Alarm(
+                id=9, source="bus1/3", code="card_recheck_refused", severity="critical", message=text,
+                raised_at=T, action="stop the sale at nozzle 5",
+            )
+        )  # fmt: skip
+        await until(pilot, lambda: any("STOP THE SALE AT NOZZLE 5" in n.message for n in app._notifications))
+        await pilot.press("3")
+        table = screen.query_one(AlarmsTable)
+        await until(pilot, lambda: "9" in table.keys)
+        row = table.get_row("9")
+        assert str(row[0]) == "ACTION" and str(row[6]).startswith("STOP THE SALE AT NOZZLE 5 Stop the sale")
+        assert str(table.get_row("1")[0]) != "ACTION"  # an ordinary alarm keeps its severity
+        daemon.push(
+            m.Alarm(
+                id=9, source="bus1/3", code="card_recheck_refused", severity="critical", message=text,
+                raised_at=T, count=2, action="stop the sale at nozzle 5",
+            )
+        )  # fmt: skip
+        await until(pilot, lambda: str(table.get_row("9")[4]) == "2")
+        told = [n for n in app._notifications if "STOP THE SALE" in n.message]
+        assert len(told) == 1  # told once, not on every repeat
+
+
 async def test_read_only_operator_cannot_acknowledge(daemon: FakeDaemon, socket_path: Path) -> None:
     app = make_app(socket_path)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:

@@ -21,7 +21,7 @@ from tui.client import NotConnected
 from tui.i18n import N_, _, language, translate_bindings
 from tui.model import Changes
 from tui.screens.report import HandoverScreen, ReportScreen
-from tui.widgets.alarms import AlarmsTable
+from tui.widgets.alarms import AlarmsTable, action_words
 from tui.widgets.decisions import DecisionsPanel
 from tui.widgets.lines import LinesPanel
 from tui.widgets.nozzles import NozzleGrid
@@ -63,6 +63,8 @@ class MainScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         translate_bindings(self)
+        self._told: set[str] = set()
+        """Alarms with an action the attendant was already told about (a notification each, once)."""
 
     _lines_stale = False
     """The line diagnostics changed while their tab was hidden."""
@@ -116,6 +118,16 @@ class MainScreen(Screen[None]):
             alarms.show(model.alarms[k] for k in sorted(changes.alarms) if k in model.alarms)
             for key in changes.alarms_removed:
                 alarms.discard(key)
+        for key in sorted(model.alarms if everything else changes.alarms):
+            alarm = model.alarms.get(key)
+            if alarm is not None and alarm.action and not alarm.acknowledged_by and key not in self._told:
+                self._told.add(key)  # once per alarm, not on every repeat
+                self.notify(
+                    f"{action_words(alarm)}: {fmt.alarm_text(alarm.code, alarm.message)}",
+                    title=alarm.source,
+                    severity="error",
+                    timeout=30,
+                )
         lines = self.query_one(LinesPanel)
         if self.query_one(TabbedContent).active != "lines":
             # The diagnostics change with every frame on every line: a hidden tab is brought up to

@@ -1,5 +1,8 @@
 """The alarms panel: active alarms by severity (colour AND word), acknowledged by whom; `a` acknowledges.
 
+An alarm that asks the attendant to act now (its `action`, e.g. "stop the sale at nozzle 5") shows
+**ACTION** instead of its severity and leads its message with the action in capitals.
+
 Layer: tui. The acknowledgement is a request to the daemon; the table changes when the daemon's
 `alarm_acked` event comes back, so every viewer sees the same.
 """
@@ -25,16 +28,28 @@ COLUMNS = (
 SEVERITY_STYLE = {"critical": "bold red", "major": "bold red", "warning": "bold yellow", "info": ""}
 
 
+ACTION_STYLE = "bold white on red"
+
+
+def action_words(a: m.Alarm) -> str:
+    """The action an alarm asks for, as the attendant reads it ("STOP THE SALE AT NOZZLE 5"); "" if none."""
+    return fmt.action_words(a.action)
+
+
 def alarm_cells(a: m.Alarm) -> tuple[str | Text, ...]:
     word = fmt.severity_word(a.severity)
+    action = action_words(a)
+    text = fmt.alarm_text(a.code, a.message)
     return (
-        Text.styled(word, SEVERITY_STYLE.get(a.severity, "")),
+        Text.styled(_("ACTION"), ACTION_STYLE)
+        if action
+        else Text.styled(word, SEVERITY_STYLE.get(a.severity, "")),
         a.source,
         a.code,
         fmt.clock(a.raised_at),
         str(a.count),
         f"✓ {a.acknowledged_by}" if a.acknowledged_by else Text.styled(_("NEW"), "bold"),
-        fmt.alarm_text(a.code, a.message),
+        Text.assemble((action, ACTION_STYLE), " ", text) if action else text,
     )
 
 
