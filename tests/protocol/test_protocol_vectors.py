@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import pytest
 from protocol_testkit import (
@@ -208,3 +209,23 @@ def test_vector_13_empty_nozzle_info() -> None:
     _, msg, rule = decode(13)
     assert msg == NozzleInfo(())
     assert rule == "command"
+
+
+def test_the_vectors_come_from_the_repository_itself() -> None:
+    """The project builds and tests from its own clone: the Part C copy is inside it, nothing reaches out."""
+    root = Path(__file__).resolve().parents[2]
+    assert SPEC.is_relative_to(root) and SPEC.is_file()
+    assert "Source:" in SPEC.read_text(encoding="utf-8").split("## Part C")[0]
+    outside = (
+        "../" + "shared",
+        '/ "' + 'shared"',
+        "/spec/" + "dispenser-protocol.md",
+    )  # apart: not found here
+    offenders = [
+        str(path.relative_to(root))
+        for pattern in ("*.py", "*.toml", "*.sh", "Makefile", "*.cfg", "*.ini")
+        for path in root.rglob(pattern)
+        if ".venv" not in path.parts
+        and any(text in path.read_text(encoding="utf-8", errors="replace") for text in outside)
+    ]
+    assert offenders == []
