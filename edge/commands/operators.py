@@ -4,7 +4,8 @@ For the first station admin and for recovery (a locked-out admin): it opens the 
 works whether or not the daemon runs (SQLite WAL lets both write). Every change is audited with the
 actor `cli:<unix user>`. Passwords are prompted twice with getpass, or read from the first line of
 stdin with `--password-stdin`. `language USER en` gives an operator their own screen language (a field
-engineer at a Chinese station); `language USER station` goes back to the station's.
+engineer at a Chinese station); `language USER station` goes back to the station's. Messages speak
+the station's language (`STATION_LANGUAGE` overrides, see `edge.commands.language`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from protocol.i18n import Translator, ljust, rjust
 
 NAME = "operators"
 HELP = "Add operators, reset passwords, lock and unlock them, list them (works on the database)."
@@ -63,12 +66,26 @@ def database_path(args: argparse.Namespace) -> Path:
     return load_config(args.config).storage.database
 
 
-def read_password(from_stdin: bool) -> str:
+def station_translator(args: argparse.Namespace) -> Translator:
+    """The station's language (from `--config`; Chinese with `--db`), unless `STATION_LANGUAGE` says."""
+    from edge.commands.language import cli_translator
+    from edge.config import ConfigError, load_config
+
+    language = ""
+    if args.config:
+        try:
+            language = load_config(args.config).station.language
+        except ConfigError:
+            language = ""
+    return cli_translator(language)
+
+
+def read_password(from_stdin: bool, tr: Translator) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("New password: ")
-    if getpass.getpass("Again: ") != first:
-        raise ValueError("the two passwords differ")
+    first = getpass.getpass(tr("New password: "))
+    if getpass.getpass(tr("Again: ")) != first:
+        raise ValueError(tr("the two passwords differ"))
     return first
 
 
@@ -79,10 +96,11 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         path = database_path(args)
+        tr = station_translator(args)
         password = None
         if args.action in ("add", "passwd"):
-            password = read_password(args.password_stdin)
-        return asyncio.run(_run(args, path, password))
+            password = read_password(args.password_stdin, tr)
+        return asyncio.run(_run(args, path, password, tr))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -91,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
-async def _run(args: argparse.Namespace, path: Path, password: str | None) -> int:
+async def _run(args: argparse.Namespace, path: Path, password: str | None, tr: Translator) -> int:
     from edge.auth import passwords
     from storage import operators as ops
     from storage.audit import append_in
@@ -104,7 +122,7 @@ async def _run(args: argparse.Namespace, path: Path, password: str | None) -> in
         now = utc_now()
         if args.action == "list":
             rows = await ops.OperatorStore(db).all()
-            _print_list(rows, args.json)
+            _print_list(rows, args.json, tr)
             return 0
         details: dict[str, Any] = {}
         if password is not None:
@@ -123,22 +141,30 @@ async def _run(args: argparse.Namespace, path: Path, password: str | None) -> in
                     language=_language(args.language),
                 )
                 details = {"role": row.role, "card": bool(row.card_asn), "language": row.language}
-                message = f"operator {row.username} added ({row.role})"
+                message = tr("operator {user} added ({role})").format(user=row.username, role=row.role)
             elif args.action == "passwd":
                 await ops.set_password_in(tx, args.username, hashed, now=now)
                 await ops.unlock_in(tx, args.username)
-                message = f"password of {args.username} set (and unlocked)"
+                message = tr("password of {user} set (and unlocked)").format(user=args.username)
             elif args.action == "language":
                 chosen = await ops.set_language_in(tx, args.username, _language(args.language))
                 details = {"language": chosen}
-                message = f"{args.username} sees the screens in {chosen or 'the station language'}"
+                message = (
+                    tr("{user} sees the screens in {language}").format(user=args.username, language=chosen)
+                    if chosen
+                    else tr("{user} sees the screens in the station language").format(user=args.username)
+                )
             elif args.action == "lock":
                 changed = await ops.lock_in(tx, args.username, args.reason, now=now)
                 details = {"reason": args.reason}
-                message = f"{args.username} locked" if changed else f"{args.username} was already locked"
+                message = (tr("{user} locked") if changed else tr("{user} was already locked")).format(
+                    user=args.username
+                )
             else:
                 was = await ops.unlock_in(tx, args.username)
-                message = f"{args.username} unlocked" if was else f"{args.username} was not locked"
+                message = (tr("{user} unlocked") if was else tr("{user} was not locked")).format(
+                    user=args.username
+                )
             action = {
                 "add": "add_operator",
                 "passwd": "set_password",
@@ -154,7 +180,7 @@ async def _run(args: argparse.Namespace, path: Path, password: str | None) -> in
         await db.close()
 
 
-def _print_list(rows: list[Any], as_json: bool) -> None:
+def _print_list(rows: list[Any], as_json: bool, tr: Translator) -> None:
     if as_json:
         doc = [
             {
@@ -172,11 +198,16 @@ def _print_list(rows: list[Any], as_json: bool) -> None:
         ]
         print(json.dumps(doc, indent=2))
         return
-    print(f"{'USER':<16} {'ROLE':<9} {'STATE':<8} {'FAILS':>5} {'CARD':<4} {'LANG':<7} NAME")
+    header = [
+        ljust(tr("USER"), 16), ljust(tr("ROLE"), 9), ljust(tr("STATE"), 8), rjust(tr("FAILS"), 5),
+        ljust(tr("CARD"), 4), ljust(tr("LANG"), 7), tr("NAME"),
+    ]  # fmt: skip
+    print(" ".join(header))
     for r in rows:
-        state = "LOCKED" if r.locked else ("demo" if r.demo else "active")
+        state = tr("LOCKED") if r.locked else (tr("demo") if r.demo else tr("active"))
+        card = tr("yes") if r.card_asn else tr("no")
         print(
-            f"{r.username:<16} {r.role:<9} {state:<8} {r.failed_logins:>5} {'yes' if r.card_asn else 'no':<4}"
+            f"{r.username:<16} {r.role:<9} {ljust(state, 8)} {r.failed_logins:>5} {ljust(card, 4)}"
             f" {r.language or '-':<7} {r.display_name}"
         )
 

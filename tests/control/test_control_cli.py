@@ -27,8 +27,12 @@ def parse(*argv: str) -> object:
 
 
 async def test_status_prints_a_summary(
-    server: ControlServer, station: Station, capsys: pytest.CaptureFixture[str]
+    server: ControlServer,
+    station: Station,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("STATION_LANGUAGE", "en")  # a field engineer's shell
     await store(station.sessions["bus1"][0], 5, amn=7_500)
     args = parse("status", "--config", str(station.config.path))
     assert await asyncio.to_thread(status.run, args) == 0
@@ -40,6 +44,24 @@ async def test_status_prints_a_summary(
     assert "  bus1/1/1 92#    FINISHED  ¥   75.00   10.00 L" in out
     assert "Last record: bus1/1 #5 sale ¥75.00" in out
     assert "Centre: not configured; outbox 0 messages" in out
+
+
+async def test_status_speaks_the_stations_language(
+    server: ControlServer,
+    station: Station,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("STATION_LANGUAGE", raising=False)
+    await store(station.sessions["bus1"][0], 5, amn=7_500)
+    args = parse("status", "--config", str(station.config.path))
+    assert await asyncio.to_thread(status.run, args) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("加注站 TEST-0001 Test station — 已运行 ")
+    assert "当前没有开班" in out and "加注机：0/2 在线" in out
+    assert "油枪：4 — 1 加注完成, 3 离线" in out
+    assert "  bus1/1/1 92#    加注完成  ¥   75.00   10.00 L" in out
+    assert "最近记录：bus1/1 #5 正常交易 ¥75.00" in out
 
 
 async def test_status_json(server: ControlServer, capsys: pytest.CaptureFixture[str]) -> None:
@@ -124,6 +146,7 @@ def test_operators_add_lock_unlock_passwd_list(
 def test_operators_list_text(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    monkeypatch.setenv("STATION_LANGUAGE", "en")
     db = tmp_path / "station.db"
     _operators(monkeypatch, db, "add", "ana", "--role", "operator", "--card", "10000411000000009001",
                "--password-stdin", stdin="secret-1\n")  # fmt: skip

@@ -80,3 +80,25 @@ def test_catalogs_are_shipped_in_the_package() -> None:
     for language in LANGUAGES:
         assert (LOCALE_DIR / language / "LC_MESSAGES" / "station.mo").is_file()
     assert LOCALE_DIR.parent == ROOT / "protocol"
+
+
+def test_no_translation_call_hides_inside_an_f_string() -> None:
+    """Extraction does not look inside f-strings: `f"{_('X')}"` would never reach the catalogs."""
+    import ast
+
+    calls = {"_", "N_", "tr", "ngettext", "gettext"}
+    found = []
+    for folder in ("protocol", "storage", "edge", "tui"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.JoinedStr):
+                    continue
+                for inner in ast.walk(node):
+                    if (
+                        isinstance(inner, ast.Call)
+                        and isinstance(inner.func, ast.Name)
+                        and inner.func.id in calls
+                    ):
+                        found.append(f"{path.relative_to(ROOT)}:{inner.lineno}: {ast.unparse(inner)}")
+    assert not found, "move these out of the f-string (translate first, then format):\n" + "\n".join(found)

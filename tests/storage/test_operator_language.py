@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,10 +37,11 @@ async def test_language_is_stored_and_normalised(tmp_path: Path) -> None:
         await db.close()
 
 
-def run_cli(db: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def run_cli(db: Path, *args: str, stdin: str = "", language: str = "en") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STATION_LANGUAGE": language}
     return subprocess.run(
         [sys.executable, "-m", "edge.cli", "operators", "--db", str(db), *args],
-        input=stdin, capture_output=True, text=True, timeout=120,
+        input=stdin, capture_output=True, text=True, timeout=120, env=env,
     )  # fmt: skip
 
 
@@ -57,3 +59,16 @@ def test_station_operators_language(tmp_path: Path) -> None:
     assert wrong.returncode == 2 and "invalid choice" in wrong.stderr
     missing = run_cli(db, "language", "nobody", "en")
     assert missing.returncode == 1 and "no operator" in missing.stderr
+
+
+def test_station_operators_speaks_chinese_by_default(tmp_path: Path) -> None:
+    db = tmp_path / "station.db"
+    added = run_cli(db, "add", "xiaoli", "--role", "operator", "--password-stdin", stdin="Pump-2026!\n",
+                    language="")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == "已添加操作员 xiaoli（operator）"
+    locked = run_cli(db, "lock", "xiaoli", language="")
+    assert locked.stdout.strip() == "xiaoli 已锁定"
+    listed = run_cli(db, "list", language="zh_CN").stdout.splitlines()
+    assert listed[0].split() == ["用户名", "角色", "状态", "失败", "卡", "语言", "姓名"]
+    assert listed[1].split()[:5] == ["xiaoli", "operator", "已锁定", "0", "无"]

@@ -164,7 +164,7 @@ class LoginScreen(Screen[None]):
                 if reply.code in set(m.ErrorCode)
                 else N_("ERROR")
             )
-            self.say(f"{_(word)}: {fmt.error_text(reply.code, reply.message)}", error=True)
+            self.say(_(word) + ": " + fmt.error_text(reply.code, reply.message), error=True)
         else:
             self.say(_("Unexpected answer: {type}").format(type=reply.TYPE), error=True)
         password = self.query_one("#password", Input)

@@ -42,9 +42,10 @@ class ShiftPanel(Vertical, can_focus=True):
         info.update(text)
 
     def show_totals(self, readings: Iterable[m.TotalsReading]) -> None:
+        fresh, stored = _("read now"), _("last stored")
         rows = [
-            f"{r.line}/{r.dispenser} N{r.nzn}: {fmt.centi(r.v_tot):>12}  "
-            f"{_('read now') if r.fresh else _('last stored')} {fmt.clock(r.read_at)}"
+            f"{r.line}/{r.dispenser} N{r.nzn}: {fmt.centi(r.v_tot):>12}  {fresh if r.fresh else stored}"
+            f" {fmt.clock(r.read_at)}"
             for r in readings
         ]
         text = _("Totals") + "\n" + "\n".join(rows) if rows else _("No totals.")
