@@ -51,6 +51,18 @@ ALARM_TEXT: Final = {
     "outbox_age": N_("Records have waited too long to be sent to the centre."),
     "publish_refused": N_("The centre refuses the records sent."),
     "offline": N_("The centre has been unreachable for too long."),
+    "lists_held_while_withheld": N_(
+        "A dispenser still holds blacklists it must not have: clear its lists before it sells to card holders."
+    ),
+    "high_high": N_("Tank nearly full: overfill danger. Stop the delivery."),
+    "high": N_("Tank level high."),
+    "low": N_("Tank level low."),
+    "low_low": N_("Tank level very low: order a delivery now."),
+    "high_water": N_("Water in the tank."),
+    "probe_error": N_("The tank probe reports an error."),
+    "probe_offline": N_("The tank probe does not answer."),
+    "jump": N_("The tank level jumped: check the probe."),
+    "sudden_loss": N_("The tank lost product while nothing was sold: check for a leak."),
 }
 """What each alarm code means for the attendant (the stored message is the engineer's detail)."""
 
