@@ -16,14 +16,26 @@ from edge.daemon import LINE_STATISTICS, parse_line_statistics
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+UNPACED = ("poll_cycle_ms = 0", "min_poll_interval_ms = 0")
+"""A bus polled as fast as the wire allows: what the poll benchmarks measure (the loop's capacity)."""
+
+
 def bus_config(
-    folder: Path, dispensers: int, baud: int, *, station_id: str = "BENCH", extra: str = ""
+    folder: Path,
+    dispensers: int,
+    baud: int,
+    *,
+    station_id: str = "BENCH",
+    extra: str = "",
+    unpaced: bool = False,
 ) -> Path:
     lines = [
         "[station]", f'id = "{station_id}"', "[storage]", 'database = "station.db"', "[logging]", 'level = "INFO"',
         "[[products]]", 'g_code = "0092"', 'name = "92#"', "prices = [750]",
         "[[lines]]", 'name = "bus1"', f'url = "{folder}/tty-bus1"', 'mode = "multi-drop"', f"baud = {baud}",
     ]  # fmt: skip
+    if unpaced:
+        lines += UNPACED
     for i in range(dispensers):
         lines += [
             "[[lines.dispensers]]",
@@ -76,8 +88,9 @@ def start(
     wire_time: bool = True,
     station_id: str = "BENCH",
     extra: str = "",
+    unpaced: bool = False,
 ) -> Run:
-    config = bus_config(folder, dispensers, baud, station_id=station_id, extra=extra)
+    config = bus_config(folder, dispensers, baud, station_id=station_id, extra=extra, unpaced=unpaced)
     sim_args = [
         sys.executable,
         "-m",

@@ -27,6 +27,8 @@ P2P_REPLY_TIMEOUT_MS = 2000
 INTER_BYTE_TIMEOUT_MS = 100
 OFFLINE_AFTER_MISSES = 3
 OFFLINE_POLL_INTERVAL_S = 5.0
+POLL_CYCLE_MS = 250
+MIN_POLL_INTERVAL_MS = 100
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -89,6 +91,12 @@ class LineConfig:
     """Consecutive missed replies after which a dispenser is offline."""
     offline_poll_interval_s: float = OFFLINE_POLL_INTERVAL_S
     """How often an offline dispenser is still polled (multi-drop)."""
+    poll_cycle_ms: int = POLL_CYCLE_MS
+    """Multi-drop pacing: target time of one poll cycle; an idle dispenser is polled once per cycle
+    (cycles run back to back when the bus needs longer). 0 = no pacing: as fast as the wire allows."""
+    min_poll_interval_ms: int = MIN_POLL_INTERVAL_MS
+    """Multi-drop pacing: a dispenser is never polled more often than this; a busy one (it had something
+    to report) is polled again as soon as this has passed, within the cycle."""
 
     @property
     def bits_per_byte(self) -> int:
@@ -423,6 +431,8 @@ def _parse_line(ck: _Checker, ld: Any, key: str, controller: int, codes: set[str
         "inter_byte_timeout_ms",
         "offline_after",
         "offline_poll_interval_s",
+        "poll_cycle_ms",
+        "min_poll_interval_ms",
         "dispensers",
     }
     lt = ck.table(ld, key, allowed, {"name", "url", "mode", "dispensers"})
@@ -507,6 +517,17 @@ def _parse_line(ck: _Checker, ld: Any, key: str, controller: int, codes: set[str
         ),
         offline_poll_interval_s=ck.get(
             lt, "offline_poll_interval_s", f"{key}.offline_poll_interval_s", float, OFFLINE_POLL_INTERVAL_S
+        ),
+        poll_cycle_ms=ck.get(
+            lt, "poll_cycle_ms", f"{key}.poll_cycle_ms", int, POLL_CYCLE_MS, _range(0, 60000)
+        ),
+        min_poll_interval_ms=ck.get(
+            lt,
+            "min_poll_interval_ms",
+            f"{key}.min_poll_interval_ms",
+            int,
+            MIN_POLL_INTERVAL_MS,
+            _range(0, 60000),
         ),
     )
 

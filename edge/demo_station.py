@@ -3,7 +3,8 @@
 Layer: edge (operations helper used by `station demo` and the end-to-end tests). A small station:
 one multi-drop bus with three dispensers and one point-to-point line, on pty links that the
 simulator creates inside the data folder; embedded defaults (SQLite under the data folder, no
-broker).
+broker). The simulator emulates wire time at the configured baud rate and the daemon paces its polls
+with the default pacing, so the demo costs what a real station costs.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ pos_p = {p2p_addr}
 nozzles = [{{ nzn = {p2p_n1}, g_code = "0092" }}, {{ nzn = {p2p_n2}, g_code = "0010" }}]
 
 [simulator]
+wire_time = true
 rate = {rate}
 fuel_speed = {fuel_speed}
 p2p_interval_ms = 500
