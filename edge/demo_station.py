@@ -145,6 +145,12 @@ class Proc:
         return self.popen.returncode
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a running process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start(name: str, command: Sequence[str], log_path: Path, env: dict[str, str] | None = None) -> Proc:
     log_file = log_path.open("ab")
     popen = subprocess.Popen(

@@ -33,7 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.demo_station import sim_command, start, station_command, wait_for_paths, write_demo_config
+    from edge.demo_station import (
+        cpu_seconds,
+        sim_command,
+        start,
+        station_command,
+        wait_for_paths,
+        write_demo_config,
+    )
 
     data = Path(args.data_dir).resolve()
     config = write_demo_config(data, rate=args.rate, language=args.language)
@@ -53,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         data / "sim.log",
     )
     daemon = None
+    cpu: dict[str, float] = {}
     try:
         wait_for_paths([data / "tty-bus1", data / "tty-p2p1"], sim)
         daemon = start(
@@ -62,16 +70,21 @@ def run(args: argparse.Namespace) -> int:
             env={"STATION_DEMO": "1"},
         )
         if args.headless:
-            deadline = time.monotonic() + args.seconds
+            began = time.monotonic()
+            deadline = began + args.seconds
             while time.monotonic() < deadline and daemon.popen.poll() is None and sim.popen.poll() is None:
                 time.sleep(0.2)
+            if daemon.popen.poll() is None and sim.popen.poll() is None:
+                elapsed = time.monotonic() - began
+                for role, proc in (("daemon", daemon), ("simulator", sim)):
+                    cpu[role] = round(100 * cpu_seconds(proc.popen.pid) / elapsed, 2)
         else:
             return _interactive(data, config)
     finally:
         if daemon is not None:
             daemon.stop()
         sim.stop()
-    print(json.dumps(summary(data), indent=2))
+    print(json.dumps({**summary(data), "cpu_percent_of_a_core": cpu}, indent=2))
     return 0
 
 
