@@ -6,7 +6,9 @@ The station: 32 point-to-point dispensers with 2 nozzles each (64 nozzles); each
 fuels; the simulator keeps most nozzles fuelling (long, slow sales). Phase A runs the daemon alone,
 phase B the same with `station tui --demo` in tmux (80×24? no: 160×48, so all 64 tiles are on screen).
 Printed: daemon polls/s in both phases, nozzle updates the daemon published (from the simulator's
-0x31 rate), the TUI process's CPU share, and the daemon's CPU in both phases.
+0x31 rate), the TUI process's CPU share (target < 10 %), the bytes per second it writes to its terminal
+(tmux `pipe-pane` copies what the UI writes; target < 32 KB/s: the UI is used over SSH, sometimes on a
+mobile link), and the daemon's CPU in both phases.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from edge.daemon import LINE_STATISTICS, parse_line_statistics
 
 DISPENSERS = 32
 CALL_INTERVAL_MS = 200
+TARGET_CPU_PERCENT = 10.0
+TARGET_TERMINAL_BYTES_PER_S = 32 * 1024
 
 
 def config_text(folder: Path) -> str:
@@ -58,12 +62,17 @@ def _polls(log: Path, before: int, daemon: subprocess.Popen[bytes]) -> int:
     return sum(stats["polls"] for stats in parse_line_statistics(log.read_text()).values())
 
 
+def _size(path: Path | None) -> int:
+    return path.stat().st_size if path is not None and path.exists() else 0
+
+
 def _window(
-    log: Path, daemon: subprocess.Popen[bytes], seconds: float, watch: int | None
+    log: Path, daemon: subprocess.Popen[bytes], seconds: float, watch: int | None, screen: Path | None = None
 ) -> dict[str, float]:
     count = _log_count(log, LINE_STATISTICS)
     polls0, cpu0 = _polls(log, count, daemon), cpu_seconds(daemon.pid)
     tui0 = cpu_seconds(watch) if watch else 0.0
+    written0 = _size(screen)
     t0 = time.monotonic()
     while time.monotonic() < t0 + seconds:
         time.sleep(0.2)
@@ -75,7 +84,20 @@ def _window(
     }
     if watch:
         result["tui_cpu_percent"] = round(100 * (cpu_seconds(watch) - tui0) / elapsed, 2)
+    if screen is not None:
+        result["terminal_bytes_per_s"] = round((_size(screen) - written0) / elapsed)
     return result
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL when it has not ended within 30 s (the figures are taken already)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        print(f"process {proc.pid} did not stop within 30 s of SIGTERM: killed", file=sys.stderr)
+        proc.kill()
+        proc.wait()
 
 
 def _tui_pid(session: str) -> int:
@@ -143,20 +165,22 @@ def run(seconds: float = 20.0) -> dict[str, Any]:
                 ],
                 check=True,
             )
+            screen = folder / "terminal.out"
+            subprocess.run(["tmux", "pipe-pane", "-O", "-t", session, f"cat > {screen}"], check=True)
             settle = time.monotonic() + 5
             while time.monotonic() < settle:
                 time.sleep(0.2)
-            with_tui = _window(log, daemon, seconds, _tui_pid(session))
+            with_tui = _window(log, daemon, seconds, _tui_pid(session), screen)
         finally:
             subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
-            if daemon is not None:
-                daemon.send_signal(signal.SIGTERM)
-                daemon.wait(30)
-            sim.send_signal(signal.SIGTERM)
-            sim.wait(30)
+            for proc in (daemon, sim):
+                if proc is not None:
+                    _stop(proc)
     ratio = with_tui["polls_per_s"] / without["polls_per_s"] if without["polls_per_s"] else 0.0
     print(
-        f"tui: 64 nozzles at {1000 // CALL_INTERVAL_MS} Hz: TUI CPU {with_tui['tui_cpu_percent']} % of a core; "
+        f"tui: 64 nozzles at {1000 // CALL_INTERVAL_MS} Hz: TUI CPU {with_tui['tui_cpu_percent']} % of a core "
+        f"(target < {TARGET_CPU_PERCENT:g} %); {with_tui['terminal_bytes_per_s'] / 1024:.1f} KB/s written to the "
+        f"terminal (target < {TARGET_TERMINAL_BYTES_PER_S // 1024} KB/s); "
         f"daemon {without['polls_per_s']} polls/s without the TUI, {with_tui['polls_per_s']} with it "
         f"({ratio:.0%}); daemon CPU {without['daemon_cpu_percent']} % → {with_tui['daemon_cpu_percent']} %"
     )
@@ -164,7 +188,9 @@ def run(seconds: float = 20.0) -> dict[str, Any]:
         "name": "tui",
         "value": with_tui["tui_cpu_percent"],
         "unit": "% of one core (TUI process)",
-        "target": None,
+        "target": TARGET_CPU_PERCENT,
+        "terminal_bytes_per_s": with_tui["terminal_bytes_per_s"],
+        "terminal_bytes_per_s_target": TARGET_TERMINAL_BYTES_PER_S,
         "nozzles": 2 * DISPENSERS,
         "update_hz": 1000 / CALL_INTERVAL_MS,
         "without_tui": without,

@@ -15,8 +15,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, VerticalScroll
 from textual.content import Content
 from textual.events import Resize
+from textual.geometry import Region
 from textual.reactive import reactive
-from textual.widgets import Static
+from textual.widget import Widget
 
 from edge.control import messages as m
 from protocol.i18n import clip, ljust, rjust
@@ -31,18 +32,41 @@ SCROLLBAR = 2
 STATE_CLASSES = tuple(f"-{state}" for state in fmt.STATE_WORDS)
 
 
-class NozzleTile(Static, can_focus=True):
-    """One nozzle: title `N<nzn> <product>`, subtitle `<line>/<dispenser>`."""
+class NozzleTile(Widget, can_focus=True):
+    """One nozzle: title `N<nzn> <product>`, subtitle `<line>/<dispenser>`.
 
-    nozzle: reactive[m.Nozzle | None] = reactive(None, layout=False)
+    A fuelling nozzle changes one line of its tile (the figures) several times a second: only the lines
+    whose text changed are repainted, so the terminal receives those few cells and not the whole tile
+    (the UI is used over SSH, sometimes on a mobile link)."""
+
+    nozzle: reactive[m.Nozzle | None] = reactive(None, layout=False, repaint=False)
 
     def __init__(self, nozzle: m.Nozzle) -> None:
         super().__init__(id=tile_id(nozzle.key), classes="nozzle-tile")
         self.key = nozzle.key
+        self._content = Content("")
         self.set_reactive(NozzleTile.nozzle, nozzle)
+
+    def render(self) -> Content:
+        return self._content
 
     def on_mount(self) -> None:
         self.watch_nozzle(None, self.nozzle)
+
+    def _show(self, content: Content, whole: bool) -> None:
+        old_lines = self._content.plain.split("\n")
+        self._content = content
+        if whole:
+            self.refresh()
+            return
+        width = self.size.width
+        changed = [
+            Region(0, y, width, 1)
+            for y, line in enumerate(content.plain.split("\n"))
+            if y >= len(old_lines) or old_lines[y] != line
+        ]
+        if changed:
+            self.refresh(*changed)
 
     def watch_nozzle(self, old: m.Nozzle | None, nozzle: m.Nozzle | None) -> None:
         if nozzle is None:
@@ -56,14 +80,16 @@ class NozzleTile(Static, can_focus=True):
         if self.border_subtitle != subtitle:
             self.border_subtitle = subtitle
         state_class = f"-{nozzle.state}"
-        if not self.has_class(state_class):
+        restyled = not self.has_class(state_class)
+        if restyled:
             self.remove_class(*STATE_CLASSES)
             self.add_class(state_class)
         if self.has_class("-warning") != bool(nozzle.warning):
+            restyled = True
             self.set_class(bool(nozzle.warning), "-warning")
         content = tile_content(nozzle)
-        if old is None or tile_content(old) != content or old.state != nozzle.state:
-            self.update(content)
+        if old is None or restyled or content != self._content:
+            self._show(content, whole=old is None or restyled)
 
 
 def tile_content(n: m.Nozzle) -> Content:
@@ -97,6 +123,8 @@ class NozzleGrid(VerticalScroll):
         super().__init__(id=id)
         self._chosen_compact: bool | None = None
         translate_bindings(self)
+        self._tiles: dict[str, NozzleTile] = {}
+        """The tiles by nozzle key: an update finds its tile without a DOM query (64 tiles at 5 Hz)."""
 
     def compose(self) -> Iterable[Grid]:
         yield Grid(id="nozzle-grid")
@@ -109,26 +137,32 @@ class NozzleGrid(VerticalScroll):
         """Make the tiles match a snapshot: update the tiles that stay, remove and add the others."""
         grid = self.grid
         wanted = {n.key: n for n in nozzles}
-        existing = {tile.key: tile for tile in grid.query(NozzleTile)}
-        for key, tile in existing.items():
+        for key, tile in list(self._tiles.items()):
             if key not in wanted:
+                del self._tiles[key]
                 tile.remove()
-        for key, n in wanted.items():
-            if key in existing:
-                existing[key].nozzle = n
-            else:
-                grid.mount(NozzleTile(n))
+        for n in wanted.values():
+            self._show(grid, n)
         self._columns(self.size.width)
 
     def update_nozzles(self, nozzles: Iterable[m.Nozzle]) -> None:
         """Redraw only these tiles (a tile missing from the grid is added)."""
-        grid = self.grid
+        grid: Grid | None = None
         for n in nozzles:
-            found = grid.query(f"#{tile_id(n.key)}")
-            if found:
-                found.first(NozzleTile).nozzle = n
-            else:
-                grid.mount(NozzleTile(n))
+            tile = self._tiles.get(n.key)
+            if tile is not None:
+                tile.nozzle = n
+                continue
+            grid = grid or self.grid
+            self._show(grid, n)
+
+    def _show(self, grid: Grid, nozzle: m.Nozzle) -> None:
+        tile = self._tiles.get(nozzle.key)
+        if tile is not None:
+            tile.nozzle = nozzle
+        else:
+            self._tiles[nozzle.key] = tile = NozzleTile(nozzle)
+            grid.mount(tile)
 
     def on_resize(self, event: Resize) -> None:
         self._columns(event.size.width)
