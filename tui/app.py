@@ -33,9 +33,10 @@ from tui.screens.login import LoginScreen
 from tui.screens.main import MainScreen
 
 MAX_INBOX = 5_000
-MIN_REFRESH_S = 0.25
-"""At most four screen updates a second: a busy station (64 nozzles at 5 Hz) folds into one redraw
-per frame instead of one per burst, which keeps the UI's CPU share small on a station box."""
+MIN_REFRESH_S = 0.5
+"""At most two screen updates a second: a busy station (64 nozzles at 5 Hz) folds into one redraw
+per frame instead of one per burst, which keeps the UI's CPU share and the bytes it sends to the
+terminal (SSH, sometimes a mobile link) small on a station box."""
 
 
 class FeedChanged(Message):
