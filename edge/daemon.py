@@ -30,6 +30,7 @@ from edge.control.convert import alarm_action
 from edge.control.server import control_task
 from edge.events import AlarmCleared, AlarmRaised, EventBus
 from edge.framed import FramedLine
+from edge.loadprobe import LoadStats, format_report, watch_loop_lag
 from edge.multidrop import MultiDropDriver
 from edge.p2p import PointToPointDriver
 from edge.rules_runtime import open_rules
@@ -59,6 +60,8 @@ class Station:
     bus: EventBus
     services: Services
     sessions: dict[str, list[DispenserSession]] = field(default_factory=dict)
+    load: LoadStats = field(default_factory=LoadStats)
+    """Event-loop lag and reply latencies since the last `daemon statistics` report."""
     lines: dict[str, FramedLine] = field(default_factory=dict)
     started_mono: float = field(default_factory=time.monotonic)
     extra_tasks: list[Callable[[Station], Coroutine[Any, Any, None]]] = field(default_factory=list)
@@ -163,6 +166,7 @@ async def run_line(station: Station, config: LineConfig) -> None:
             inter_byte_timeout_s=config.inter_byte_timeout_ms / 1000,
             bus=station.bus,
             byte_time_s=config.bits_per_byte / config.baud,
+            load=station.load,
         )
         if config.name in station.lines:
             line.stats = station.lines[config.name].stats
@@ -205,6 +209,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None, station: Stat
         async with asyncio.TaskGroup() as tg:
             tasks = [tg.create_task(run_line(station, line)) for line in config.lines]
             tasks.append(tg.create_task(publish_stats(station)))
+            tasks.append(tg.create_task(watch_loop_lag(station.load)))
             tasks.extend(tg.create_task(extra(station)) for extra in station.extra_tasks)
             await stop.wait()
             log.info("stopping")
@@ -222,8 +227,10 @@ _LINE_STATISTICS_RE = re.compile(rf"{LINE_STATISTICS} (\S+): (\{{.*\}})")
 
 
 def log_line_statistics(station: Station) -> None:
+    """Every line's statistics, then the daemon's load since the previous report (`edge.loadprobe`)."""
     for name, line in station.lines.items():
         log.info("%s %s: %s", LINE_STATISTICS, name, json.dumps(line.stats.as_dict(), sort_keys=True))
+    log.info("%s", format_report(station.load.report()))
 
 
 def parse_line_statistics(log_text: str) -> dict[str, dict[str, Any]]:

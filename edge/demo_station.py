@@ -78,7 +78,7 @@ pos_p = {p2p_addr}
 nozzles = [{{ nzn = {p2p_n1}, g_code = "0092" }}, {{ nzn = {p2p_n2}, g_code = "0010" }}]
 
 [simulator]
-wire_time = true
+wire_time = {wire_time}
 rate = {rate}
 fuel_speed = {fuel_speed}
 p2p_interval_ms = 500
@@ -92,7 +92,9 @@ def demo_config_text(
     rate: float = 6.0,
     fuel_speed: int = 80,
     language: str = DEMO_LANGUAGE,
+    wire_time: bool = True,
 ) -> str:
+    """The demo station's TOML; `wire_time=False` runs the lines at pty speed (fast end-to-end tests)."""
     blocks = []
     for i in range(bus_dispensers):
         n1, n2 = 2 * i + 1, 2 * i + 2
@@ -111,6 +113,7 @@ def demo_config_text(
         rate=rate,
         fuel_speed=fuel_speed,
         language=language,
+        wire_time="true" if wire_time else "false",
     )
 
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from edge.events import EventBus, FrameTraced, LineStatistics
+from edge.loadprobe import LoadStats
 from edge.logsetup import TRACE
 from edge.transport import LineIO
 from protocol.codec import Direction, decode_message, encode_message
@@ -79,6 +80,7 @@ class FramedLine:
         inter_byte_timeout_s: float,
         bus: EventBus | None = None,
         byte_time_s: float = 0.0,
+        load: LoadStats | None = None,
     ) -> None:
         self.name = name
         self.io = io
@@ -88,6 +90,8 @@ class FramedLine:
         self.byte_time_s = byte_time_s
         """Seconds one byte occupies the wire; a reply can only start once the request has left."""
         self._tx_done_at = 0.0
+        self.load = load
+        """Where the reply latencies go (`edge.loadprobe`), if anywhere."""
         self.stats = LineStats()
         self._reader = FrameReader(self._on_frame_error)
         self._queue: asyncio.Queue[Incoming] = asyncio.Queue()
@@ -176,8 +180,11 @@ class FramedLine:
         self._frame_no = (self._frame_no + 1) & 0x3F
         return self._frame_no
 
-    async def send(self, dst: int, message: Message, frame_no: int | None = None) -> float:
-        """Build and write one frame from the controller (CTRL b6 set).
+    async def send(
+        self, dst: int, message: Message, frame_no: int | None = None, *, answering: float | None = None
+    ) -> float:
+        """Build and write one frame from the controller (CTRL b6 set). `answering`: when the frame this
+        one answers was received (monotonic), to note the reply's latency.
 
         Returns the monotonic time at which its last byte will have left the UART: the OS buffers what
         is written, so frames sent back to back queue up on the wire at the line's baud rate.
@@ -189,6 +196,8 @@ class FramedLine:
             await self.io.write(wire)
         self.stats.frames_tx += 1
         self.stats.bytes_tx += len(wire)
+        if answering is not None and self.load is not None:
+            self.load.note_reply(type(message).__name__, time.monotonic() - answering)
         if log.isEnabledFor(TRACE):
             log.log(TRACE, "%s tx →%#04x #%d %r [%s]", self.name, dst, number, message, wire.hex(" "))
         self._trace("H", frame, message)

@@ -128,7 +128,9 @@ class MultiDropDriver:
             except RecordNotStored:
                 return False  # no ack: the dispenser keeps the record and sends it again
             if reply is not None:
-                await self.line.send(session.pos_p, reply, answer.frame.frame_no)
+                await self.line.send(
+                    session.pos_p, reply, answer.frame.frame_no, answering=answer.received_at
+                )
             await session.after_reply()
             if isinstance(message, NozzleInfo):
                 return bool(message.entries or session.reads)

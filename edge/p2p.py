@@ -56,7 +56,9 @@ class PointToPointDriver:
             except RecordNotStored:
                 continue
             if reply is not None:
-                await self.line.send(incoming.frame.src, reply, incoming.frame.frame_no)
+                await self.line.send(
+                    incoming.frame.src, reply, incoming.frame.frame_no, answering=incoming.received_at
+                )
             await session.after_reply()
             if isinstance(message, Poll):
                 self._poll_seen()

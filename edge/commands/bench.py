@@ -76,6 +76,16 @@ BENCHES: dict[str, Bench] = {
         "64 nozzles updating at 5 Hz: the TUI's CPU share and the daemon's poll rate with and without it",
         (Option("--seconds", "seconds", float, 20.0, "measuring window per phase (default %(default)s)"),),
     ),
+    "station": Bench(
+        "bench.station",
+        "a busy hour: 16 dispensers on two 9600-baud lines with sales, card decisions and downloads, the uplink "
+        "to a local mosquitto: daemon CPU (target < 25 percent of a core), peak RSS (< 150 MB), event-loop lag "
+        "p99 (< 20 ms), record->ack p99 (< 20 ms)",
+        (
+            Option("--seconds", "seconds", float, 60.0, "measuring window (default %(default)s)"),
+            Option("--rate", "rate", float, 1.0, "activities per minute per dispenser (default %(default)s)"),
+        ),
+    ),
     "fanout": Bench(
         "bench.tui",
         "control API fan-out to viewers and how fast the TUI follows a 64-nozzle burst",

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from edge.daemon import parse_line_statistics
+from edge.loadprobe import parse_reports
 from tests.e2e.harness import Station, assert_export_matches_ledger, ledger_acks, ledger_records, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -42,6 +43,9 @@ def test_every_record_stored_once_byte_identical_in_both_line_modes(station: Sta
     assert produced >= 60 and acked == produced
     lines = {key[0] for key in ledger_records(station.ledger_events())}
     assert lines == {"bus1", "p2p1"}  # both line modes carried records
+    report = parse_reports(station.daemon.log_text())[-1]  # type: ignore[union-attr]
+    assert report["replies"]["RecordAck"]["count"] >= acked  # every ack's latency is in the shutdown report
+    assert report["loop_lag"]["count"] > 0
 
 
 def test_kill_daemon_twenty_times_loses_and_duplicates_nothing(station: Station) -> None:
