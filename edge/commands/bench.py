@@ -86,6 +86,12 @@ BENCHES: dict[str, Bench] = {
             Option("--rate", "rate", float, 1.0, "activities per minute per dispenser (default %(default)s)"),
         ),
     ),
+    "demo": Bench(
+        "bench.demo",
+        "the demo station (wire time at 9600 baud, default pacing): daemon and simulator CPU (targets < 5 "
+        "percent of a core each), then with the TUI attached (target < 10 percent) and its terminal bytes/s",
+        (Option("--seconds", "seconds", float, 30.0, "measuring window per phase (default %(default)s)"),),
+    ),
     "fanout": Bench(
         "bench.tui",
         "control API fan-out to viewers and how fast the TUI follows a 64-nozzle burst",
