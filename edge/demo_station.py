@@ -66,7 +66,7 @@ name = "bus1"
 url = "{dir}/tty-bus1"
 mode = "multi-drop"
 baud = 9600
-{bus_dispensers}
+{bus_pacing}{bus_dispensers}
 [[lines]]
 name = "p2p1"
 url = "{dir}/tty-p2p1"
@@ -93,8 +93,10 @@ def demo_config_text(
     fuel_speed: int = 80,
     language: str = DEMO_LANGUAGE,
     wire_time: bool = True,
+    unpaced: bool = False,
 ) -> str:
-    """The demo station's TOML; `wire_time=False` runs the lines at pty speed (fast end-to-end tests)."""
+    """The demo station's TOML; `wire_time=False` runs the lines at pty speed and `unpaced=True` polls
+    the bus without pacing (as fast as the line answers): fast end-to-end tests."""
     blocks = []
     for i in range(bus_dispensers):
         n1, n2 = 2 * i + 1, 2 * i + 2
@@ -114,6 +116,7 @@ def demo_config_text(
         fuel_speed=fuel_speed,
         language=language,
         wire_time="true" if wire_time else "false",
+        bus_pacing="poll_cycle_ms = 0\nmin_poll_interval_ms = 0\n" if unpaced else "",
     )
 
 

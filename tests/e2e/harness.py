@@ -79,10 +79,14 @@ class Station:
     extra: list[Process] = field(default_factory=list)
 
     @classmethod
-    def create(cls, tmp: Path, *, bus_dispensers: int = 3, language: str = "en") -> Station:
+    def create(
+        cls, tmp: Path, *, bus_dispensers: int = 3, language: str = "en", unpaced: bool = False
+    ) -> Station:
         # At pty speed, without the demo's wire-time emulation: these tests are about what is stored and
-        # acknowledged, and their traffic is fast.
-        config = write_demo_config(tmp, bus_dispensers=bus_dispensers, language=language, wire_time=False)
+        # acknowledged, and their traffic is fast. `unpaced`: the bus polled without pacing too.
+        config = write_demo_config(
+            tmp, bus_dispensers=bus_dispensers, language=language, wire_time=False, unpaced=unpaced
+        )
         return cls(tmp, config, tmp / "ledger.jsonl")
 
     def start_sim(self, *options: str) -> Process:
