@@ -78,6 +78,9 @@ def decision_details(decision: Decision) -> dict[str, Any]:
         "price_level": decision.price_level,
         "mode": decision.consumption_mode.name.lower(),
     }
+    if decision.detail:
+        out["detail"] = decision.detail
+        out["detail_facts"] = dict(decision.detail_facts)
     for name in ("unit_price", "max_amount", "max_volume"):
         value = getattr(decision, name)
         if value is not None:

@@ -7,6 +7,7 @@ marked `N_` here and translated when shown (`tui.i18n`); money is `¥`, dates `2
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 
@@ -135,7 +136,13 @@ def decision_words(d: Decision) -> str:
     """Why a card was allowed or refused, from the stored reason code (the daemon's English words only
     for a code this build does not know)."""
     words = reason_words(d.reason or "none")
-    return words or d.words
+    if not words:
+        return d.words
+    if d.detail:
+        # a detail this build cannot fill (a newer daemon's): the reason alone
+        with contextlib.suppress(KeyError, IndexError, ValueError):
+            words += " " + _(d.detail).format(**d.detail_facts)
+    return words
 
 
 def decision_warnings(d: Decision) -> tuple[str, ...]:

@@ -178,6 +178,8 @@ def decision_message(event: Any) -> m.Decision:
     words = getattr(event, "words", "") or getattr(event, "message", "") or ""
     warnings = getattr(event, "warnings", ()) or ()
     facts = getattr(event, "warning_facts", ()) or ()
+    details = getattr(event, "details", None) or {}
+    detail_facts = details.get("detail_facts") or {}
     return m.Decision(
         line=str(getattr(event, "line", "")),
         dispenser=int(getattr(event, "dispenser", 0) or 0),
@@ -188,6 +190,8 @@ def decision_message(event: Any) -> m.Decision:
         words=str(words),
         warnings=tuple(str(w) for w in warnings),
         warning_facts=tuple(_warning(f) for f in facts),
+        detail=str(details.get("detail", "") or ""),
+        detail_facts={str(k): str(v) for k, v in detail_facts.items()},
         at=when(getattr(event, "at", None)),
     )
 

@@ -469,6 +469,10 @@ class Decision(Message):
     warnings: tuple[str, ...] = ()
     warning_facts: tuple[DecisionWarning, ...] = ()
     """The same warnings by kind and facts."""
+    detail: str = ""
+    """A refusal's detail as an English template (`Inspection was due on {date}.`), '' for none."""
+    detail_facts: dict[str, JsonScalar] = dataclasses.field(default_factory=dict)
+    """The values of the detail's placeholders."""
     at: str = ""
 
 

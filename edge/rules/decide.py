@@ -34,6 +34,7 @@ from edge.rules.cards import CardFacts, CardStatus, ConsumptionMode, in_volume, 
 from edge.rules.counters import DayUsage
 from edge.rules.decision import CardRequest, Decision, DecisionContext, RuleWarning, WarningKind
 from edge.rules.grey import UnlockVerdict, may_unlock
+from protocol.i18n import N_
 from protocol.reasons import RefusalReason
 
 __all__ = ["decide"]
@@ -51,6 +52,12 @@ _STATUS_REASON: Final = {
 class _Refusal(NamedTuple):
     reason: RefusalReason
     detail: str = ""
+    """An English template marked `N_` (`"Valid until {date}."`), filled from `facts`."""
+    facts: tuple[tuple[str, str], ...] = ()
+
+
+def _refusal(reason: RefusalReason, detail: str, **facts: object) -> _Refusal:
+    return _Refusal(reason, detail, tuple((k, str(v)) for k, v in facts.items()))
 
 
 class _Budget(NamedTuple):
@@ -102,7 +109,9 @@ def decide(request: CardRequest, context: DecisionContext) -> Decision:
         elif 0 <= level < len(prices):
             unit_price = prices[level]
         else:
-            return _refused(card, _Refusal(_R.NO_PRICE_FOR_CARD, f"Price level {level}."), grey_unlock)
+            return _refused(
+                card, _refusal(_R.NO_PRICE_FOR_CARD, N_("Price level {level}."), level=level), grey_unlock
+            )
     return Decision(
         allowed=True,
         reason=_R.NONE,
@@ -119,11 +128,15 @@ def decide(request: CardRequest, context: DecisionContext) -> Decision:
 
 
 def _refused(card: CardFacts, refusal: _Refusal, grey_unlock: UnlockVerdict | None) -> Decision:
-    words = refusal.reason.words if not refusal.detail else f"{refusal.reason.words} {refusal.detail}"
+    facts = dict(refusal.facts)
+    detail = refusal.detail.format(**facts)
+    words = refusal.reason.words if not detail else f"{refusal.reason.words} {detail}"
     return Decision(
         allowed=False,
         reason=refusal.reason,
         words=words,
+        detail=refusal.detail,
+        detail_facts=facts,
         card_kind=card.kind,
         consumption_mode=card.mode,
         price_level=card.price_level,
@@ -134,9 +147,9 @@ def _refused(card: CardFacts, refusal: _Refusal, grey_unlock: UnlockVerdict | No
 def _check_dates(card: CardFacts, context: DecisionContext) -> _Refusal | None:
     today = context.now.date()
     if card.valid_until is not None and card.valid_until < today:
-        return _Refusal(_R.CARD_EXPIRED, f"Valid until {card.valid_until.isoformat()}.")
+        return _refusal(_R.CARD_EXPIRED, N_("Valid until {date}."), date=card.valid_until.isoformat())
     if card.valid_from is not None and card.valid_from > today:
-        return _Refusal(_R.CARD_NOT_YET_VALID, f"Valid from {card.valid_from.isoformat()}.")
+        return _refusal(_R.CARD_NOT_YET_VALID, N_("Valid from {date}."), date=card.valid_from.isoformat())
     return None
 
 
@@ -145,7 +158,7 @@ def _check_kind_status_lists(
 ) -> _Refusal | None:
     kind = card.kind
     if kind is None:
-        return _Refusal(_R.CARD_TYPE_UNKNOWN, f"Card type code {card.asn[4:6]}.")
+        return _refusal(_R.CARD_TYPE_UNKNOWN, N_("Card type code {code}."), code=card.asn[4:6])
     if card.status is CardStatus.LOST:
         grace = context.config.lost_card_grace_working_days
         if grace == 0 or card.status_since is None:
@@ -166,7 +179,9 @@ def _check_kind_status_lists(
     here = context.here
     if kind.internal:
         if card.home_station_id is not None and card.home_station_id != here.station_id:
-            return _Refusal(_R.STAFF_CARD_OTHER_STATION, f"Its station: {card.home_station_id}.")
+            return _refusal(
+                _R.STAFF_CARD_OTHER_STATION, N_("Its station: {station}."), station=card.home_station_id
+            )
         if not context.lists.is_whitelisted(card.asn):
             return _Refusal(_R.NOT_WHITELISTED)
         return None
@@ -180,7 +195,9 @@ def _check_kind_status_lists(
         and province != here.province
         and province not in accepted
     ):
-        return _Refusal(_R.PROVINCE_NOT_ACCEPTED, f"Issuing province code {province:02X}.")
+        return _refusal(
+            _R.PROVINCE_NOT_ACCEPTED, N_("Issuing province code {province}."), province=f"{province:02X}"
+        )
     return None
 
 
@@ -193,10 +210,11 @@ def _check_grey(
     if lock is None or verdict is None:
         return _Refusal(_R.GREY_RECORD_NOT_FOUND)
     if not verdict.allowed:
-        detail = ""
         if verdict.unlockable_from is not None:
-            detail = f"Can be unlocked here from {_stamp(verdict.unlockable_from)}."
-        return _Refusal(verdict.reason, detail)
+            return _refusal(
+                verdict.reason, N_("Can be unlocked here from {at}."), at=_stamp(verdict.unlockable_from)
+            )
+        return _Refusal(verdict.reason)
     warnings.append(
         RuleWarning(
             WarningKind.GREY_DEBIT_FIRST,
@@ -213,17 +231,21 @@ def _check_cng(card: CardFacts, context: DecisionContext, warnings: list[RuleWar
     config = context.config
     if profile is None:
         if config.require_cng_profile and card.kind is not None and not card.kind.internal:
-            return _Refusal(_R.CYLINDER_NOT_REGISTERED, "The card carries no gas vehicle data.")
+            return _refusal(_R.CYLINDER_NOT_REGISTERED, N_("The card carries no gas vehicle data."))
         return None
     classes = config.accepted_card_classes
     if classes is not None and profile.card_class not in classes:
-        return _Refusal(_R.CARD_CLASS_NOT_ACCEPTED, f"Card class {profile.card_class}.")
+        return _refusal(
+            _R.CARD_CLASS_NOT_ACCEPTED, N_("Card class {card_class}."), card_class=profile.card_class
+        )
     valid_until = profile.cylinder_valid_until
     if valid_until is None:
         return _Refusal(_R.CYLINDER_NOT_REGISTERED)
     days_left = (valid_until - context.now.date()).days
     if days_left < 0:
-        return _Refusal(_R.CYLINDER_EXPIRED, f"Inspection was due on {valid_until.isoformat()}.")
+        return _refusal(
+            _R.CYLINDER_EXPIRED, N_("Inspection was due on {date}."), date=valid_until.isoformat()
+        )
     if days_left <= config.cylinder_alarm_advance_days:
         when = "today" if days_left == 0 else f"in {days_left} day{'s' if days_left > 1 else ''}"
         plate = f" ({profile.plate})" if profile.plate else ""
@@ -244,18 +266,22 @@ def _check_restrictions(
 ) -> _Refusal | None:
     limits = request.card.limits
     if limits.fixed_station_id is not None and limits.fixed_station_id != context.here.station_id:
-        return _Refusal(_R.FIXED_STATION_ELSEWHERE, f"Its station: {limits.fixed_station_id}.")
+        return _refusal(
+            _R.FIXED_STATION_ELSEWHERE, N_("Its station: {station}."), station=limits.fixed_station_id
+        )
     product = request.product_code
     if limits.restricted_products and product is not None and product not in limits.restricted_products:
         allowed = ", ".join(sorted(limits.restricted_products))
-        return _Refusal(_R.RESTRICTED_PRODUCT, f"Allowed: {allowed}.")
+        return _refusal(_R.RESTRICTED_PRODUCT, N_("Allowed: {products}."), products=allowed)
     plate = limits.restricted_plate
     if plate is not None:
         if request.vehicle_plate is not None:
             if request.vehicle_plate.replace(" ", "").upper() != plate.replace(" ", "").upper():
-                return _Refusal(_R.RESTRICTED_PLATE, f"Card is for {plate}.")
+                return _refusal(_R.RESTRICTED_PLATE, N_("Card is for {plate}."), plate=plate)
         elif context.config.require_plate_match:
-            return _Refusal(_R.RESTRICTED_PLATE, f"Card is for {plate}; the vehicle plate is not known.")
+            return _refusal(
+                _R.RESTRICTED_PLATE, N_("Card is for {plate}; the vehicle plate is not known."), plate=plate
+            )
         else:
             warnings.append(
                 RuleWarning(
@@ -279,8 +305,13 @@ def _check_budgets(request: CardRequest, usage: DayUsage) -> _Budgets:
     card = request.card
     limits = card.limits
     if limits.fills_per_day is not None and usage.fills >= limits.fills_per_day:
-        detail = f"{usage.fills} of {limits.fills_per_day} used."
-        return _Budgets(None, None, _Refusal(_R.FILLS_PER_DAY_REACHED, detail))
+        refusal = _refusal(
+            _R.FILLS_PER_DAY_REACHED,
+            N_("{used} of {limit} used."),
+            used=usage.fills,
+            limit=limits.fills_per_day,
+        )
+        return _Budgets(None, None, refusal)
     money = _budgets(
         (limits.per_fill_amount, _R.PER_SALE_CAP),
         (_remaining(limits.amount_per_day, usage.amount), _R.AMOUNT_PER_DAY_REACHED),
@@ -300,12 +331,15 @@ def _check_budgets(request: CardRequest, usage: DayUsage) -> _Budgets:
     tight_volume = min(volume, key=_by_remaining, default=None)
     preset = request.preset_amount
     if preset is not None and tight_amount is not None and preset > tight_amount.remaining:
-        detail = f"At most {_yuan(tight_amount.remaining)} yuan for this sale."
-        return _Budgets(None, None, _Refusal(tight_amount.reason, detail))
+        detail = N_("At most {amount} yuan for this sale.")
+        return _Budgets(
+            None, None, _refusal(tight_amount.reason, detail, amount=_yuan(tight_amount.remaining))
+        )
     preset = request.preset_volume
     if preset is not None and tight_volume is not None and preset > tight_volume.remaining:
-        detail = f"At most {_hundredths(tight_volume.remaining)} (volume) for this sale."
-        return _Budgets(None, None, _Refusal(tight_volume.reason, detail))
+        detail = N_("At most {volume} (volume) for this sale.")
+        volume_left = _hundredths(tight_volume.remaining)
+        return _Budgets(None, None, _refusal(tight_volume.reason, detail, volume=volume_left))
     return _Budgets(tight_amount, tight_volume)
 
 

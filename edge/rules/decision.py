@@ -11,7 +11,8 @@ decision with `dataclasses.replace(context, now=...)`.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from edge.rules.asn import CardKind
@@ -100,7 +101,12 @@ class Decision:
     reason: RefusalReason
     """`RefusalReason.NONE` when allowed."""
     words: str
-    """What the attendant reads: the refusal, or "Card accepted." followed by every warning."""
+    """What the attendant reads: the refusal, or "Card accepted." followed by every warning (English;
+    shown translated from `reason`, `detail` + `detail_facts` and the warnings' kinds and facts)."""
+    detail: str = ""
+    """A refusal's detail as an English template (`"Inspection was due on {date}."`), '' for none."""
+    detail_facts: Mapping[str, str] = field(default_factory=dict)
+    """The values of the detail's placeholders."""
     warnings: tuple[RuleWarning, ...] = ()
     card_kind: CardKind | None = None
     consumption_mode: ConsumptionMode = ConsumptionMode.PREPAID_AMOUNT

@@ -161,8 +161,8 @@ def test_attendant_reads_chinese_engineer_reads_english(tmp_path: Path) -> None:
 
         # the refusal, with the rule's reason in Chinese
         tmux.keys("6")
-        text = wait_until(
-            lambda: tmux.showing("拒绝", "cylinder_expired", "车辆气瓶检验已过期"), 30, "the refusal"
+        text = until_shown(
+            tmux, "the refusal", "拒绝", "cylinder_expired", "车辆气瓶检验已过期", "检验到期日为 2020-01-31"
         )
         assert "…0501" in text
 
@@ -185,14 +185,20 @@ def test_attendant_reads_chinese_engineer_reads_english(tmp_path: Path) -> None:
         log_in(tmux, ENGINEER, ENGINEER_PW, "操作员登录")
         wait_until(lambda: tmux.showing("IDLE") or tmux.showing("FUELLING"), 30, "the grid in English")
         tmux.keys("6")
-        wait_until(
-            lambda: tmux.showing("REFUSED", "cylinder_expired", "Vehicle gas cylinder inspection has"),
-            30,
+        until_shown(
+            tmux,
             "the same refusal in English",
+            "REFUSED",
+            "cylinder_expired",
+            "Vehicle gas cylinder inspection has",
+            "Inspection was due on 2020-01-31",
         )
         assert "车辆气瓶检验已过期" not in tmux.screen()
         tmux.keys("C-q")
     finally:
         tmux.kill()
         station.stop()
+    # what the attendant saw (`pytest -s` shows it)
     print(json.dumps({"decision": decision["reason_name"]}))
+    print(first)
+    print(text)

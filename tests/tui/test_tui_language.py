@@ -20,7 +20,9 @@ from tui.widgets.decisions import DecisionsPanel
 
 EXPIRED = m.Decision(
     line="p2p1", dispenser=4, nzn=7, asn="10000101100000000501", allowed=False, reason="cylinder_expired",
-    words="Vehicle gas cylinder inspection has expired. Do not fill; the vehicle needs a new inspection.", at=T,
+    words="Vehicle gas cylinder inspection has expired. Do not fill; the vehicle needs a new inspection. "
+          "Inspection was due on 2020-01-31.",
+    detail="Inspection was due on {date}.", detail_facts={"date": "2020-01-31"}, at=T,
 )  # fmt: skip
 
 
@@ -51,6 +53,7 @@ async def test_attendant_in_chinese_engineer_in_english_from_the_same_decision(
         await pilot.press("end")
         detail = app.screen.query_one(DecisionsPanel).query_one("#decision-detail")
         await until(pilot, lambda: "车辆气瓶检验已过期" in str(detail.render()))
+        assert "检验到期日为 2020-01-31。" in str(detail.render())
         assert "拒绝" in screen_text(app) and "cylinder_expired" in str(detail.render())
 
         await pilot.press("ctrl+l")
@@ -61,6 +64,7 @@ async def test_attendant_in_chinese_engineer_in_english_from_the_same_decision(
         await pilot.press("end")
         detail = app.screen.query_one(DecisionsPanel).query_one("#decision-detail")
         await until(pilot, lambda: "Vehicle gas cylinder inspection has expired" in str(detail.render()))
+        assert "Inspection was due on 2020-01-31." in str(detail.render())
         assert "REFUSED" in screen_text(app) and "空闲" not in screen_text(app)
 
         await pilot.press("ctrl+l")  # the next person starts in the station's language again

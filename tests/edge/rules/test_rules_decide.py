@@ -581,3 +581,19 @@ def test_a_preset_up_to_the_budget_is_allowed(request_: CardRequest, context: De
 def test_grey_record_of_another_card_is_refused() -> None:
     with pytest.raises(BadCardNumber):
         CardFacts(USER, grey=True, grey_lock=GreyLock(BLACK, NOW, HERE, 1))
+
+
+def test_a_refusal_detail_is_a_template_with_its_facts_for_any_language() -> None:
+    """The English words are stored; the detail's template and facts let a screen say it in Chinese."""
+    from protocol.i18n import translator
+
+    decision = decide(req(card(cng=cng(cylinder_valid_until=D(2024, 6, 1)))), ctx())
+    assert decision.reason is R.CYLINDER_EXPIRED
+    assert (decision.detail, dict(decision.detail_facts)) == (
+        "Inspection was due on {date}.",
+        {"date": "2024-06-01"},
+    )
+    assert decision.words == f"{R.CYLINDER_EXPIRED.words} Inspection was due on 2024-06-01."
+    zh = translator("zh_CN")
+    assert zh(decision.detail).format(**decision.detail_facts) == "检验到期日为 2024-06-01。"
+    assert decide(req(card()), ctx()).detail == ""
