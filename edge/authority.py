@@ -20,7 +20,8 @@ The grey state is not known on 0x36 (the dispenser asks 0x35 next for a grey car
 not decimal digits is refused as `CARD_TYPE_UNKNOWN`.
 
 0x35 (`grey_query`): the grey record is looked up (this station's journal, then the centre's grey
-records); the card is decided as a grey card holding that lock (`may_unlock` with here = this station,
+records); like on 0x36 a card without a readable report is refused (`CARD_DATA_MISSING`); the card is
+decided as a grey card holding that lock, with the CNG profile, limits, preset and plate of its report (`may_unlock` with here = this station,
 the asking dispenser, this province; now = the clock). Found and allowed → the record's AMN, GMAC,
 PSAM_TID, PSAM_TTC (M_FLAG 0); anything else → "not found" (M_FLAG 1), and the decision keeps the real
 reason (`GREY_WAIT_DELAY` with the moment it becomes unlockable, `GREY_RECORD_NOT_FOUND` …).
@@ -52,6 +53,7 @@ from edge.rules import (
     CounterView,
     Decision,
     DecisionContext,
+    GreyLock,
     RulesConfig,
     RulesError,
     WorkingCalendar,
@@ -276,16 +278,20 @@ class RulesAuthority:
         extra: dict[str, Any] = {}
         try:
             found = await self.greys.find(query)
-            facts = CardFacts(asn=query.asn, grey=True, grey_lock=None if found is None else found.lock)
-            context = DecisionContext(
-                now,
-                self.station.here(where.line, where.dispenser),
-                SnapshotLists(snapshot),
-                self.calendar.calendar,
-                self.counters,
-                self.config,
-            )
-            decision = decide(CardRequest(facts), context)
+            if self.require_report and (seen is None or seen.profile_error):
+                decision = _missing_data(query.asn, seen)
+            else:
+                decision = decide(
+                    _grey_request(query.asn, seen, None if found is None else found.lock),
+                    DecisionContext(
+                        now,
+                        self.station.here(where.line, where.dispenser),
+                        SnapshotLists(snapshot),
+                        self.calendar.calendar,
+                        self.counters,
+                        self.config,
+                    ),
+                )
         except RulesError as exc:
             log.warning("0x35 for %r at %s/%d: %s", query.asn, where.line, where.dispenser, exc)
             reason = RefusalReason.GREY_RECORD_NOT_FOUND
@@ -408,6 +414,24 @@ def recheck_alarm_text(asn: str, dispenser: int, nzn: int, decision: Decision) -
     return (
         f"Stop the sale at nozzle {nzn}: card {asn} at dispenser {dispenser} was allowed before its card "
         f"data arrived and the rules refuse it ({decision.reason.name}): {decision.words}"
+    )
+
+
+def _grey_request(asn: str, seen: SeenCard | None, lock: GreyLock | None) -> CardRequest:
+    """A grey card as the rules see it on 0x35: the lock, and from its report the CNG profile, limits,
+    preset and plate (so unlocking never lets through a card the rules refuse). The balance is left out:
+    the amount owed is debited first, the dispenser checks what remains."""
+    facts = CardFacts(asn=asn, grey=True, grey_lock=lock)
+    if seen is None:
+        return CardRequest(facts)
+    if seen.profile is not None and seen.limits is not None:
+        facts = replace(facts, cng=seen.profile, limits=seen.limits)
+    sale = seen.request
+    return CardRequest(
+        facts,
+        preset_amount=sale.preset_amount if sale is not None else None,
+        preset_volume=sale.preset_volume if sale is not None else None,
+        vehicle_plate=sale.plate or None if sale is not None else None,
     )
 
 

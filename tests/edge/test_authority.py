@@ -24,7 +24,7 @@ from authority_testkit import (
 
 from edge.rules import GreyDelayMode, RulesConfig
 from edge.session import Where
-from protocol.messages import GREY_FOUND, GREY_NOT_FOUND, CardInserted, GreyQuery, ListQuery
+from protocol.messages import GREY_FOUND, GREY_NOT_FOUND, CardInserted, GreyQuery, GreyReply, ListQuery
 from protocol.reasons import RefusalReason, decode_m_flag, encode_m_flag
 from protocol.sale_request import SaleRequest
 from storage.db import Database
@@ -253,6 +253,13 @@ def query(record_time: dt.datetime, card: str = USER) -> GreyQuery:
     return GreyQuery(card, 80_000, 17, 0, record_time)
 
 
+async def grey_ask(rig: Rig, where: Where, q: GreyQuery, *, reported: bool = True) -> GreyReply:
+    """A 0x35 after the card's report (spec B1), unless `reported` is False."""
+    if reported:
+        report(rig, q.asn, where, bal=q.bal)
+    return await rig.authority.grey_query(where, q)
+
+
 async def store_grey(rig: Rig, line: str, dispenser: int, time: dt.datetime) -> None:
     record, raw = grey_record(time=time)
     await rig.journal.store_record(line, dispenser, record, raw, received_at=time)
@@ -261,7 +268,7 @@ async def store_grey(rig: Rig, line: str, dispenser: int, time: dt.datetime) -> 
 async def test_grey_record_of_the_same_dispenser_is_given_at_once(rig: Rig) -> None:
     locked = WEDNESDAY - dt.timedelta(days=20)
     await store_grey(rig, "bus1", 1, locked)
-    reply = await rig.authority.grey_query(HERE, query(locked))
+    reply = await grey_ask(rig, HERE, query(locked))
     assert (reply.m_flag, reply.amn, reply.gmac, reply.psam_ttc) == (GREY_FOUND, 1_234, 0x55667788, 99)
     assert reply.psam_tid == bytes.fromhex("010203040506")
     [stored] = await rig.decisions.all()
@@ -273,10 +280,10 @@ async def test_grey_record_of_the_same_dispenser_is_given_at_once(rig: Rig) -> N
 async def test_same_station_other_dispenser_only_on_the_locking_day(rig: Rig) -> None:
     locked = WEDNESDAY - dt.timedelta(hours=2)
     await store_grey(rig, "bus1", 2, locked)
-    assert (await rig.authority.grey_query(HERE, query(locked))).m_flag == GREY_FOUND
+    assert (await grey_ask(rig, HERE, query(locked))).m_flag == GREY_FOUND
     # Same POS-P on another line is another dispenser.
     await store_grey(rig, "p2p1", 1, locked - dt.timedelta(days=1))
-    reply = await rig.authority.grey_query(HERE, query(locked - dt.timedelta(days=1)))
+    reply = await grey_ask(rig, HERE, query(locked - dt.timedelta(days=1)))
     assert reply.m_flag == GREY_NOT_FOUND
     stored = (await rig.decisions.all())[-1]
     assert stored.reason == R.GREY_OTHER_PUMP_AFTER_LOCK_DAY
@@ -303,14 +310,14 @@ async def test_other_station_waits_two_working_days(rig: Rig) -> None:
     locked = dt.datetime(2026, 1, 16, 15, 0)  # a Friday afternoon
     await rig.remote.replace_all([remote(locked)])
     rig.clock.now = dt.datetime(2026, 1, 19, 23, 59)  # Monday: one working day after
-    reply = await rig.authority.grey_query(HERE, query(locked))
+    reply = await grey_ask(rig, HERE, query(locked))
     assert reply.m_flag == GREY_NOT_FOUND and reply.amn == 0
     refused = (await rig.decisions.all())[-1]
     assert refused.reason == R.GREY_WAIT_DELAY
     assert refused.details["grey_unlock"]["unlockable_from"] == "2026-01-20T00:00:00"
     assert "2026-01-20 00:00" in refused.words
     rig.clock.now = dt.datetime(2026, 1, 20, 0, 0)  # Tuesday 00:00: the delay is over
-    reply = await rig.authority.grey_query(HERE, query(locked))
+    reply = await grey_ask(rig, HERE, query(locked))
     assert (reply.m_flag, reply.amn, reply.gmac, reply.psam_ttc) == (GREY_FOUND, 2_000, 0x0A0B0C0D, 5)
     allowed = (await rig.decisions.all())[-1]
     assert allowed.allowed and allowed.details["grey_source"] == "centre"
@@ -323,7 +330,7 @@ async def test_the_calendar_moves_the_delay(rig: Rig) -> None:
     await rig.remote.replace_all([remote(locked)])
     rig.calendar.update(CalendarData(holidays=frozenset({dt.date(2026, 1, 19)})))
     rig.clock.now = dt.datetime(2026, 1, 20, 12, 0)
-    assert (await rig.authority.grey_query(HERE, query(locked))).m_flag == GREY_NOT_FOUND
+    assert (await grey_ask(rig, HERE, query(locked))).m_flag == GREY_NOT_FOUND
     assert (await rig.decisions.all())[-1].details["grey_unlock"]["unlockable_from"] == "2026-01-21T00:00:00"
 
 
@@ -341,15 +348,30 @@ async def test_hours_mode_and_other_province(db: Database) -> None:
             ),
         ]
     )  # fmt: skip
-    assert (await rig.authority.grey_query(HERE, query(locked))).m_flag == GREY_NOT_FOUND
+    assert (await grey_ask(rig, HERE, query(locked))).m_flag == GREY_NOT_FOUND
     rig.clock.now += dt.timedelta(hours=1)
-    assert (await rig.authority.grey_query(HERE, query(locked))).m_flag == GREY_FOUND
-    assert (await rig.authority.grey_query(HERE, other)).m_flag == GREY_NOT_FOUND
+    assert (await grey_ask(rig, HERE, query(locked))).m_flag == GREY_FOUND
+    assert (await grey_ask(rig, HERE, other)).m_flag == GREY_NOT_FOUND
     assert (await rig.decisions.all())[-1].reason == R.GREY_OTHER_PROVINCE
 
 
 async def test_no_grey_record(rig: Rig) -> None:
-    reply = await rig.authority.grey_query(HERE, query(WEDNESDAY))
+    reply = await grey_ask(rig, HERE, query(WEDNESDAY))
     assert reply.m_flag == GREY_NOT_FOUND
     [stored] = await rig.decisions.all()
     assert (stored.allowed, stored.reason, stored.m_flag) == (False, R.GREY_RECORD_NOT_FOUND, GREY_NOT_FOUND)
+
+
+async def test_a_grey_card_is_not_unlocked_when_the_rules_refuse_it(rig: Rig) -> None:
+    """Unlocking lets the card fuel: a grey CNG card whose cylinder expired gets no grey record."""
+    locked = WEDNESDAY - dt.timedelta(days=20)
+    await store_grey(rig, "bus1", 1, locked)
+    rig.authority.on_card("bus1", 1, cng_entry(USER, bal=80_000, cylinder_valid_until=dt.date(2020, 1, 31)))
+    reply = await rig.authority.grey_query(HERE, query(locked))
+    assert reply.m_flag == GREY_NOT_FOUND and reply.amn == 0
+    [stored] = await rig.decisions.all()
+    assert (stored.kind, stored.allowed, stored.reason_name) == ("0x35", False, "CYLINDER_EXPIRED")
+    # Never reported: its data is missing, no grey record either.
+    reply = await grey_ask(rig, Where("bus1", 2), query(locked), reported=False)
+    assert reply.m_flag == GREY_NOT_FOUND
+    assert (await rig.decisions.all())[-1].reason_name == "CARD_DATA_MISSING"
