@@ -24,11 +24,17 @@ COMMAND_MODULES = (
     "operators",
     "tui",
     "center_sim",
+    "web",
+    "docs",
+    "install",
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from edge.bundled import version
+
     parser = argparse.ArgumentParser(prog="station", description="Station edge controller.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         try:

@@ -31,19 +31,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from edge.config import ConfigError, check_devices, load_config
     from edge.logsetup import setup_logging
+    from edge.secret_files import exposed_secret_problems
 
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
-    problems = component_problems(config) + check_devices(config)
+    problems = component_problems(config) + exposed_secret_problems(config)
+    missing = check_devices(config)
+    if args.check:
+        # A check at install time may run before the serial adapters are plugged in: a missing
+        # device is reported, but only a problem in the file itself fails the check.
+        if problems:
+            print("invalid configuration:\n  " + "\n  ".join(problems), file=sys.stderr)
+            return EXIT_CONFIG
+        for problem in missing:
+            print(f"warning: {problem} (the daemon will not start without it)", file=sys.stderr)
+        print(f"{args.config}: OK ({len(config.lines)} lines)")
+        return 0
+    problems += missing
     if problems:
         print("invalid configuration:\n  " + "\n  ".join(problems), file=sys.stderr)
         return EXIT_CONFIG
-    if args.check:
-        print(f"{args.config}: OK ({len(config.lines)} lines)")
-        return 0
     setup_logging(args.log_level or config.logging.level, config.logging.json)
     return asyncio.run(_main(config))
 
@@ -66,6 +76,7 @@ def component_problems(config: Config) -> list[str]:
 
 async def _main(config: Config) -> int:
     from edge.daemon import install_signal_handlers, open_station, serve
+    from edge.watchdog import Notifier, install_block_hook, supervised
     from storage.errors import StorageError
 
     stop = asyncio.Event()
@@ -76,5 +87,8 @@ async def _main(config: Config) -> int:
         print(f"station: cannot open the station's storage: {exc}", file=sys.stderr)
         return EXIT_STORAGE
     install_signal_handlers(stop, station)
-    await serve(config, stop, station)
+    notifier = Notifier.from_environment()
+    install_block_hook()
+    async with supervised(notifier, f"station {config.station.id}: {len(config.lines)} lines"):
+        await serve(config, stop, station)
     return 0

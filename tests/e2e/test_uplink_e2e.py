@@ -62,6 +62,7 @@ def test_centre_gets_every_record_once_through_broker_outage_and_daemon_kills(
 ) -> None:
     station = Station.create(tmp_path / "station")
     (station.dir / "uplink.password").write_text(STATION_PASSWORD)
+    (station.dir / "uplink.password").chmod(0o600)  # the daemon refuses a password others can read
     with station.config.open("a") as f:
         f.write(
             f'\n[uplink]\nurl = "{broker.url}"\nallow_plaintext = true\npassword_file = "uplink.password"\n'
