@@ -90,7 +90,9 @@ async def supervised(notifier: Notifier, status: str) -> AsyncIterator[None]:
     """READY=1 on entry, WATCHDOG=1 pings while inside, STOPPING=1 on the way out."""
     notifier.notify("READY=1", f"STATUS={status}", f"MAINPID={os.getpid()}")
     if notifier.watchdog_s is not None:
-        log.info("systemd watchdog: %.1f s, pinging every %.1f s", notifier.watchdog_s, notifier.watchdog_s / 2)
+        log.info(
+            "systemd watchdog: %.1f s, pinging every %.1f s", notifier.watchdog_s, notifier.watchdog_s / 2
+        )
     pinger = asyncio.create_task(feed_watchdog(notifier), name="watchdog")
     try:
         yield
