@@ -60,9 +60,11 @@ class Process:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-def spawn(name: str, argv: Sequence[str], log: Path) -> Process:
+def spawn(name: str, argv: Sequence[str], log: Path, env: dict[str, str] | None = None) -> Process:
     with log.open("ab") as out:
-        popen = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT, env={**os.environ})
+        popen = subprocess.Popen(
+            list(argv), stdout=out, stderr=subprocess.STDOUT, env={**os.environ} if env is None else env
+        )
     return Process(name, popen, log)
 
 
