@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 UV = $$(cat .venv/.uv-path 2>/dev/null || command -v uv)
 
-.PHONY: setup setup-test demo demo-headless test lint bench
+.PHONY: setup setup-test demo demo-headless test lint bench dist
 
 setup:
 	@scripts/bootstrap.sh
@@ -23,6 +23,13 @@ test: setup-test
 	$(UV) run ruff check .
 	$(UV) run mypy
 	$(UV) run pytest
+
+# A wheel and an sdist in dist/ (the wheel is built from the sdist, so both carry everything the
+# product needs at run time); install on a station box with scripts/install.sh (docs/operations.md).
+dist: setup
+	rm -rf dist
+	$(UV) build --out-dir dist
+	@ls -l dist
 
 lint: setup
 	$(UV) run ruff check .
