@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -174,3 +175,50 @@ def wait_for_paths(paths: Sequence[Path], proc: Proc, timeout_s: float = PTY_WAI
         if time.monotonic() > deadline:
             raise TimeoutError(f"{proc.name} did not create {paths} within {timeout_s} s")
         time.sleep(0.05)
+
+
+DEMO_WEB_USER = "attendant"
+DEMO_WEB_PASSWORD = "attendant-demo"
+"""An ordinary operator account the demo creates for the web view (which never logs in by itself)."""
+
+
+def free_port(preferred: int) -> int:
+    """`preferred` when it is free on 127.0.0.1, else any free port."""
+    for candidate in (preferred, 0):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise OSError("no free port on 127.0.0.1")
+
+
+def start_web_view(data: Path, config: Path, port: int) -> tuple[Proc, str]:
+    """`station web` on the demo station, and the line that tells where it is and how to log in."""
+    subprocess.run(  # fails harmlessly when the account exists from an earlier demo
+        station_command(
+            "operators",
+            "--config",
+            str(config),
+            "add",
+            DEMO_WEB_USER,
+            "--role",
+            "operator",
+            "--password-stdin",
+        ),
+        input=DEMO_WEB_PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    port = free_port(port)
+    proc = start(
+        "station-web", station_command("web", "--config", str(config), "--port", str(port)), data / "web.log"
+    )
+    banner = (
+        f"Web view of the terminal UI: http://127.0.0.1:{port}/ "
+        f"(log in as {DEMO_WEB_USER}, password {DEMO_WEB_PASSWORD})"
+    )
+    return proc, banner

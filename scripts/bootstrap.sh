@@ -17,7 +17,11 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok
 # Building pyscard needs a compiler, the Python headers and the PC/SC headers.
 for p in gcc python3-dev libpcsclite-dev; do have_pkg "$p" || need_pkgs+=("$p"); done
 if [ "$want_test" = 1 ]; then
-  for p in mosquitto mosquitto-clients pcscd vsmartcard-vpcd socat tmux; do have_pkg "$p" || need_pkgs+=("$p"); done
+  # systemd: systemd-analyze verifies the units; chromium + fonts-noto-cjk: the web view test in a real
+  # headless browser (Playwright drives Debian's chromium; no browser is downloaded), Chinese names.
+  for p in mosquitto mosquitto-clients pcscd vsmartcard-vpcd socat tmux systemd chromium fonts-noto-cjk; do
+    have_pkg "$p" || need_pkgs+=("$p")
+  done
 fi
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if command -v apt-get >/dev/null; then

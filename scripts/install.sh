@@ -85,20 +85,27 @@ wheel_version() {  # station_edge-1.2.3-py3-none-any.whl -> 1.2.3
 }
 
 make_release() {  # make_release DIR: a virtual environment with the wheel and its dependencies
+  # Built in place (a venv cannot be moved); a half-made one is removed, and `current` never points
+  # at a release before it ran `station --version`.
   local dir="$1"
   "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "$python is older than 3.11"
-  rm -rf "$dir.partial"
-  mkdir -p "$(dirname "$dir")"
-  local uv="${UV:-$(command -v uv || true)}"
-  if [ -n "$uv" ]; then
-    "$uv" venv --quiet --python "$python" "$dir.partial"
-    "$uv" pip install --quiet --python "$dir.partial/bin/python" "$wheel"
-  else
-    "$python" -m venv "$dir.partial"
-    "$dir.partial/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel"
+  if [ -e "$dir" ]; then  # kept from an earlier upgrade that was rolled back: reuse it if it runs
+    if "$dir/bin/station" --version 2>/dev/null | grep -qx "station $(basename "$dir")"; then return; fi
+    rm -rf "$dir"
   fi
-  "$dir.partial/bin/station" --version >/dev/null || die "the new release does not run"
-  mv "$dir.partial" "$dir"
+  mkdir -p "$(dirname "$dir")"
+  local uv="${UV:-$(command -v uv || true)}" ok=1
+  if [ -n "$uv" ]; then
+    "$uv" venv --quiet --python "$python" "$dir" \
+      && "$uv" pip install --quiet --python "$dir/bin/python" "$wheel" || ok=0
+  else
+    "$python" -m venv "$dir" \
+      && "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel" || ok=0
+  fi
+  if [ "$ok" = 0 ] || ! "$dir/bin/station" --version >/dev/null; then
+    rm -rf "$dir"
+    die "could not install $wheel into $dir"
+  fi
 }
 
 point() {  # point LINK TARGET — atomic symlink switch (relative, so a staged root stays coherent)

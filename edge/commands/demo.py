@@ -30,6 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="en",
         help="the station's language (default en for the demo; f2 switches in the UI)",
     )
+    parser.add_argument(
+        "--web-port",
+        type=int,
+        default=8765,
+        help="port of the web view on 127.0.0.1 (default 8765, another free one if taken; 0: no web view)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                 for role, proc in (("daemon", daemon), ("simulator", sim)):
                     cpu[role] = round(100 * cpu_seconds(proc.popen.pid) / elapsed, 2)
         else:
-            return _interactive(data, config)
+            return _interactive(data, config, args.web_port)
     finally:
         if daemon is not None:
             daemon.stop()
@@ -88,12 +94,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _interactive(data: Path, config: Path) -> int:
+def _interactive(data: Path, config: Path, web_port: int) -> int:
     import subprocess
 
-    from edge.demo_station import station_command
+    from edge.demo_station import start_web_view, station_command
 
-    return subprocess.call(station_command("tui", "--config", str(config), "--demo"))
+    web = None
+    if web_port:
+        web, banner = start_web_view(data, config, web_port)
+        print(banner, flush=True)
+    try:
+        return subprocess.call(station_command("tui", "--config", str(config), "--demo"))
+    finally:
+        if web is not None:
+            web.stop()
+            print(banner)
 
 
 def summary(data: Path) -> dict[str, object]:
