@@ -30,11 +30,19 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from edge.bundled import version
+class PrintVersion(argparse.Action):
+    """`station --version`: read from the installed metadata only when asked (it costs an import)."""
 
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from edge.bundled import version
+
+        print(f"{parser.prog} {version()}")
+        parser.exit()
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="station", description="Station edge controller.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument("--version", action=PrintVersion, nargs=0, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         try:

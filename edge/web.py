@@ -28,8 +28,6 @@ from textual_serve.server import Server
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8765
 TITLE = "Station"
 TEMPLATES = Path(__file__).resolve().parent / "web_templates"
 

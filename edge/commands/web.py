@@ -11,11 +11,11 @@ import sys
 
 NAME = "web"
 HELP = "Serve the terminal UI to browsers on 127.0.0.1 (each browser session logs in as an operator)."
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from edge.web import DEFAULT_HOST, DEFAULT_PORT
-
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--config", help="station TOML configuration (its [control] socket is used)")
     where.add_argument("--socket", help="the daemon's control socket")

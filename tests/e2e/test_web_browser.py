@@ -138,7 +138,9 @@ def audit(station: Station, actor: str) -> list[tuple[str, str, str]]:
 
 def locked(station: Station, username: str) -> bool:
     with contextlib.closing(sqlite3.connect(f"file:{station.dir / 'station.db'}?mode=ro", uri=True)) as conn:
-        row = conn.execute("SELECT locked_at IS NOT NULL FROM operators WHERE username = ?", (username,)).fetchone()
+        row = conn.execute(
+            "SELECT locked_at IS NOT NULL FROM operators WHERE username = ?", (username,)
+        ).fetchone()
     return bool(row and row[0])
 
 
