@@ -6,7 +6,7 @@ socket, `@name` for the abstract namespace) and, with `WatchdogSec=`, `WATCHDOG_
 
     READY=1\nSTATUS=...      once the storage is open and the lines are about to start
     WATCHDOG=1               every WATCHDOG_USEC / 2, from a task on the daemon's event loop
-    STOPPING=1               when the daemon stops
+    STOPPING=1               as soon as the daemon begins to stop (SIGTERM)
 
 The pings come from an asyncio task, so a loop that is blocked (a hung driver, a synchronous call
 that never returns) stops them, and systemd kills and restarts the daemon after `WatchdogSec`.
@@ -86,21 +86,37 @@ async def feed_watchdog(notifier: Notifier) -> None:
 
 
 @contextlib.asynccontextmanager
-async def supervised(notifier: Notifier, status: str) -> AsyncIterator[None]:
-    """READY=1 on entry, WATCHDOG=1 pings while inside, STOPPING=1 on the way out."""
+async def supervised(
+    notifier: Notifier, status: str, stopping: asyncio.Event | None = None
+) -> AsyncIterator[None]:
+    """READY=1 on entry, WATCHDOG=1 pings while inside, STOPPING=1 as soon as `stopping` is set (the
+    daemon begins to stop) or on the way out, whichever comes first."""
     notifier.notify("READY=1", f"STATUS={status}", f"MAINPID={os.getpid()}")
     if notifier.watchdog_s is not None:
         log.info(
             "systemd watchdog: %.1f s, pinging every %.1f s", notifier.watchdog_s, notifier.watchdog_s / 2
         )
-    pinger = asyncio.create_task(feed_watchdog(notifier), name="watchdog")
+    said_stopping = False
+
+    async def announce_stop(event: asyncio.Event) -> None:
+        nonlocal said_stopping
+        await event.wait()
+        notifier.notify("STOPPING=1", "STATUS=stopping")
+        said_stopping = True
+
+    helpers = [asyncio.create_task(feed_watchdog(notifier), name="watchdog")]
+    if stopping is not None:
+        helpers.append(asyncio.create_task(announce_stop(stopping), name="announce-stop"))
     try:
         yield
     finally:
-        notifier.notify("STOPPING=1", "STATUS=stopping")
-        pinger.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pinger
+        for task in helpers:
+            task.cancel()
+        for task in helpers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if not said_stopping:
+            notifier.notify("STOPPING=1", "STATUS=stopping")
 
 
 def install_block_hook(env: Mapping[str, str] | None = None) -> bool:

@@ -89,6 +89,6 @@ async def _main(config: Config) -> int:
     install_signal_handlers(stop, station)
     notifier = Notifier.from_environment()
     install_block_hook()
-    async with supervised(notifier, f"station {config.station.id}: {len(config.lines)} lines"):
+    async with supervised(notifier, f"station {config.station.id}: {len(config.lines)} lines", stop):
         await serve(config, stop, station)
     return 0

@@ -86,3 +86,16 @@ async def test_supervised_says_ready_pings_and_says_stopping(listener: tuple[str
 async def test_the_block_hook_needs_the_test_environment() -> None:
     assert not install_block_hook({})
     assert not install_block_hook({"STATION_TEST_HOOKS": "0"})
+
+
+async def test_stopping_is_said_when_the_stop_begins(listener: tuple[str, socket.socket]) -> None:
+    path, sock = listener
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    async with supervised(Notifier(path), "testing", stop):
+        assert (await loop.sock_recv(sock, 4096)).startswith(b"READY=1\n")
+        stop.set()
+        assert await loop.sock_recv(sock, 4096) == b"STOPPING=1\nSTATUS=stopping"
+    with pytest.raises(BlockingIOError):
+        sock.recv(4096)  # said once, not again on the way out
