@@ -56,6 +56,8 @@ PRODUCTS = {"92#": "92号汽油", "95#": "95号汽油", "0# diesel": "0号柴油
 PRIMARY = (1, 120, 212)
 SUCCESS = (78, 191, 113)
 ERROR = (186, 60, 91)
+FOOTER_KEY = (255, 166, 43)
+"""The key letters in the footer (`^q`): drawn once the screen is mounted and takes keys."""
 TOLERANCE = 12
 
 
@@ -111,8 +113,8 @@ def differing_pixels(a: object, b: object, box: tuple[int, int, int, int]) -> in
 
 
 def login_shown(image: object) -> bool:
-    """The login screen: the wide primary-coloured Log in button is on screen."""
-    return colour_count(image, PRIMARY) > 4000
+    """The login screen: the wide primary-coloured Log in button is on screen, and the footer's keys."""
+    return colour_count(image, PRIMARY) > 4000 and colour_count(image, FOOTER_KEY) > 20
 
 
 def grid_shown(image: object) -> bool:
@@ -220,6 +222,16 @@ def type_line(page: object, text: str) -> None:
     page.keyboard.press("Enter")  # type: ignore[attr-defined]
 
 
+def type_seen(shots: Shots, text: str, name: str) -> None:
+    """Type `text` and wait until the screen shows a change (the keys reached the terminal UI)."""
+    before, _ = shots.take(f"before-{name}")
+    shots.page.keyboard.type(text)  # type: ignore[attr-defined]
+    shots.until(
+        lambda image: differing_pixels(before, image, (0, 0, *image.size)) > 20, 60, f"{name} typed", name
+    )
+    shots.page.keyboard.press("Enter")  # type: ignore[attr-defined]
+
+
 # --- the tests -------------------------------------------------------------------------------------
 
 
@@ -241,8 +253,8 @@ def test_browser_logs_in_watches_the_grid_and_three_wrong_passwords_lock(
     # The terminal's keyboard input is xterm's helper textarea; Textual has focused the user name.
     page.focus("textarea.xterm-helper-textarea")  # type: ignore[attr-defined]
 
-    type_line(page, OPERATOR)
-    type_line(page, PASSWORD)
+    type_seen(shots, OPERATOR, "user-name")
+    type_seen(shots, PASSWORD, "password")
     wait_until(
         lambda: ("login", "ok") in [(a, o) for a, o, _ in audit(station, OPERATOR)], 60, "the login audit row"
     )
