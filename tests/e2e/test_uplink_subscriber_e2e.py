@@ -91,6 +91,7 @@ def test_a_plain_subscriber_gets_totals_and_conflicting_copies(tmp_path: Path, b
     station = Station.create(tmp_path / "station")
     station.extra.append(sub)
     (station.dir / "uplink.password").write_text(STATION_PASSWORD)
+    (station.dir / "uplink.password").chmod(0o600)  # the daemon refuses a password others can read
     with station.config.open("a") as f:
         f.write(
             f'\n[uplink]\nurl = "{broker.url}"\nallow_plaintext = true\npassword_file = "uplink.password"\n'
