@@ -222,6 +222,17 @@ def type_line(page: object, text: str) -> None:
     page.keyboard.press("Enter")  # type: ignore[attr-defined]
 
 
+def export_download(page: object) -> object | None:
+    """Press `e` (Export CSV) on the report screen; the download, or None when none started (the
+    report screen is not up yet: `e` means nothing on the main screen)."""
+    try:
+        with page.expect_download(timeout=10_000) as info:  # type: ignore[attr-defined]
+            page.keyboard.press("e")  # type: ignore[attr-defined]
+        return info.value
+    except playwright_api.TimeoutError:
+        return None
+
+
 def type_seen(shots: Shots, text: str, name: str) -> None:
     """Type `text` and wait until the screen shows a change (the keys reached the terminal UI)."""
     before, _ = shots.take(f"before-{name}")
@@ -267,6 +278,30 @@ def test_browser_logs_in_watches_the_grid_and_three_wrong_passwords_lock(
         "grid-changed",
     )
     assert differing_pixels(first, later, GRID_BOX) > 200, (first_path, later_path)
+
+    # An export downloads to the browser (not onto the station box): open a shift, its report, `e` (CSV).
+    page.keyboard.press("o")  # type: ignore[attr-defined]
+    wait_until(
+        lambda: ("open_shift", "ok") in [(a, o) for a, o, _ in audit(station, OPERATOR)],
+        60,
+        "the shift opened from the browser in the audit log",
+    )
+    page.keyboard.press("r")  # type: ignore[attr-defined]
+    download = wait_until(lambda: export_download(page), 120, "the CSV export to download")
+    saved = shots.folder / download.suggested_filename
+    download.save_as(str(saved))
+    assert saved.name.startswith("shift-") and saved.suffix == ".csv"
+    assert saved.read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 with a byte-order mark, as on the box
+    assert "," in saved.read_text(encoding="utf-8-sig").splitlines()[0]
+    assert not list((station.dir).glob("shift-*.csv")) and not list(Path.cwd().glob("shift-*.csv"))
+    exported, _ = shots.take("report-exported")
+    page.keyboard.press("Escape")  # type: ignore[attr-defined]  # close the report, then log out
+    shots.until(
+        lambda image: differing_pixels(exported, image, (0, 0, *image.size)) > 5000,
+        60,
+        "the report closed",
+        "closed",
+    )
 
     # Log out (ctrl+l): back to the login screen, then three wrong passwords for another operator.
     page.keyboard.press("Control+l")  # type: ignore[attr-defined]

@@ -1,11 +1,13 @@
 """The handover report (printable text, exportable CSV) and the hand-over dialog.
 
 Layer: tui. The daemon renders the report (text and CSV) so every client prints the same; this
-screen shows the text and writes the files on the machine running the UI (`s` text, `e` CSV).
+screen shows the text and writes the files on the machine running the UI (`s` text, `e` CSV). In a
+browser (`station web`) the files go to the browser's downloads instead of the station box.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import ClassVar
 
@@ -18,6 +20,8 @@ from textual.widgets import Button, Footer, Input, Label, Static
 
 from edge.control import messages as m
 from tui.i18n import N_, _, translate_bindings
+
+MIME_TYPES = {"csv": "text/csv", "txt": "text/plain"}
 
 
 def report_path(folder: Path, report: m.ShiftReport, suffix: str) -> Path:
@@ -53,6 +57,13 @@ class ReportScreen(ModalScreen[None]):
         path = report_path(self.folder, self.report, suffix)
         # CSV with a byte-order mark: spreadsheets at the station open the Chinese in it correctly.
         encoding = "utf-8-sig" if suffix == "csv" else "utf-8"
+        if self.app.is_web:
+            self.app.deliver_binary(
+                io.BytesIO(text.encode(encoding)), save_filename=path.name, mime_type=MIME_TYPES[suffix]
+            )
+            sent = _("Sent {name} to the browser's downloads").format(name=path.name)
+            self.query_one("#report-saved", Static).update(sent)
+            return
         try:
             path.write_text(text, encoding=encoding)
         except OSError as exc:
