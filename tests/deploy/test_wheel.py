@@ -17,6 +17,7 @@ pytestmark = pytest.mark.e2e
 RUNTIME_FILES = (
     "tui/styles/app.tcss",
     "storage/migrations/0001_initial.sql",
+    "protocol/locale/zh_CN/LC_MESSAGES/station.mo",
     "edge/web_templates/app_index.html",
     "edge/_bundled/docs/operations.md",
     "edge/_bundled/docs/configuration.md",
