@@ -1,7 +1,7 @@
 """`station web [--config FILE | --socket PATH]`: the terminal UI in a browser (see `edge.web`).
 
 Exit codes: 0 stopped by a signal, 2 bad arguments or configuration (a non-loopback address
-without `--allow-remote`).
+without `--allow-remote`, a port that is taken).
 """
 
 from __future__ import annotations
@@ -44,5 +44,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"station web: {exc}", file=sys.stderr)
         return 2
     public_url = args.public_url.rstrip("/") if args.public_url else None
-    serve(path, args.host, args.port, public_url)
+    try:
+        serve(path, args.host, args.port, public_url)
+    except OSError as exc:  # the port is taken, the address is not this machine's
+        print(
+            f"station web: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr
+        )
+        return 2
     return 0
