@@ -22,7 +22,7 @@ from edge.rules import Decision, RuleWarning
 from storage.decisions import DecisionLog, StoredDecision
 from storage.errors import StorageError
 
-__all__ = ["CardDecision", "DecisionRecorder", "warning_dict"]
+__all__ = ["CardDecision", "DecisionRecorder", "card_decision", "warning_dict"]
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +141,27 @@ class DecisionRecorder:
         )
         self._bus.publish(event)
         return event
+
+
+def card_decision(stored: StoredDecision) -> CardDecision:
+    """The event of a decision read back from the table (what viewers get after a restart)."""
+    return CardDecision(
+        asn=stored.asn,
+        line=stored.line,
+        dispenser=stored.dispenser,
+        nzn=stored.nzn,
+        allowed=stored.allowed,
+        reason=stored.reason,
+        reason_name=stored.reason_name,
+        words=stored.words,
+        warnings=tuple(str(w.get("words", "")) for w in stored.warnings),
+        warning_facts=tuple(stored.warnings),
+        kind=stored.kind,
+        m_flag=stored.m_flag,
+        generation=stored.generation,
+        at=stored.local_at,
+        details=dict(stored.details),
+    )
 
 
 def stored_from(

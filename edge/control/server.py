@@ -41,9 +41,11 @@ from edge.control import messages as m
 from edge.control.convert import Products, build_snapshot, decision_message, event_message, line_modes
 from edge.control.handlers import Commands, login_ok
 from edge.control.shifts import TOTALS_WAIT_S, ShiftService
+from edge.decisions import card_decision
 from edge.events import CardPresented, SaleStored, Subscription
 from protocol.messages import TotalsRead
 from storage.clock import Clock, utc_now
+from storage.decisions import DecisionLog
 from storage.errors import StorageError
 
 if TYPE_CHECKING:
@@ -181,7 +183,19 @@ class ControlServer:
             raise ControlError(f"{self.path}: cannot create the control socket: {exc}") from exc
         self._server = await asyncio.start_unix_server(self._client, sock=sock, limit=m.MAX_LINE_BYTES)
         self._watch_sub = self.station.bus.subscribe(WATCH_QUEUE_LIMIT)
+        await self._load_recent_decisions()
         self._changed()
+
+    async def _load_recent_decisions(self) -> None:
+        """The latest stored decisions, so a viewer after a restart still sees why a card was refused
+        (each shown in the viewer's language from its stored code)."""
+        try:
+            stored = await DecisionLog(self.station.db).recent(RECENT_DECISIONS)
+        except StorageError as exc:
+            log.error("cannot read the recent card decisions: %s", exc)
+            return
+        for row in reversed(stored):
+            self.decisions.append(decision_message(card_decision(row)))
         log.info(
             "control API on %s (mode %o%s)", self.path, self.mode, ", demo login allowed" if self.demo else ""
         )

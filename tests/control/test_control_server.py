@@ -176,3 +176,36 @@ async def test_card_decisions_reach_viewers_and_the_next_snapshot(
     await server.wait_until(lambda: len(server.decisions) == 1)
     later = await (await connect()).request(m.GetSnapshot())
     assert isinstance(later, m.Snapshot) and [d.reason for d in later.decisions] == ["blacklisted"]
+
+
+async def test_stored_decisions_are_shown_after_a_restart(station: Station) -> None:
+    """Viewers of a restarted daemon still see why a card was refused: from the stored row (its code,
+    the detail template and facts), so each viewer reads it in their own language."""
+    from edge.decisions import decision_details, stored_from
+    from edge.rules import Decision
+    from protocol.reasons import RefusalReason
+    from storage.decisions import DecisionLog
+
+    refused = Decision(
+        allowed=False,
+        reason=RefusalReason.CYLINDER_EXPIRED,
+        words=f"{RefusalReason.CYLINDER_EXPIRED.words} Inspection was due on 2020-01-31.",
+        detail="Inspection was due on {date}.",
+        detail_facts={"date": "2020-01-31"},
+    )
+    assert decision_details(refused)["detail_facts"] == {"date": "2020-01-31"}
+    row = stored_from(refused, kind="0x36", line="p2p1", dispenser=4, nzn=7, asn="10000101100000000501",
+                      now=dt.datetime(2026, 12, 2, 14, 30), m_flag=None, generation=1)  # fmt: skip
+    await DecisionLog(station.db).append(row)
+    server = ControlServer(station, demo=False)
+    await server.start()
+    try:
+        client = await ControlClient.connect(server.path, 10)
+        snapshot = await client.request(m.GetSnapshot())
+        await client.close()
+    finally:
+        await server.close()
+    assert isinstance(snapshot, m.Snapshot)
+    (shown,) = snapshot.decisions
+    assert (shown.asn, shown.allowed, shown.reason) == ("10000101100000000501", False, "cylinder_expired")
+    assert (shown.detail, shown.detail_facts) == ("Inspection was due on {date}.", {"date": "2020-01-31"})
