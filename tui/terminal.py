@@ -6,6 +6,8 @@ start there with a message (plain ASCII, readable on any terminal) that says wha
 
 Python itself replaces a C/POSIX locale by `C.UTF-8` in its own environment (PEP 538 sets
 `LC_CTYPE=C.UTF-8`), which says nothing about the terminal: that value is ignored unless `LANG` agrees.
+The web view (`edge.web`, textual-serve) draws in the browser, which is always UTF-8 whatever the
+locale of the service that starts the UI: Textual's web driver (`TEXTUAL_DRIVER`) needs no check.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ def effective_locale(env: Mapping[str, str]) -> str:
 def terminal_problem(env: Mapping[str, str] | None = None) -> str:
     """'' when the UI can start; otherwise the message to print."""
     env = os.environ if env is None else env
+    if "web_driver" in env.get("TEXTUAL_DRIVER", ""):
+        return ""
     name = effective_locale(env)
     if is_utf8(name):
         return ""

@@ -42,6 +42,12 @@ def test_other_locales_get_a_message(env: dict[str, str]) -> None:
     assert problem.isascii()  # readable on the very terminal that cannot show UTF-8
 
 
+def test_the_web_view_draws_in_the_browser_whatever_the_locale() -> None:
+    """textual-serve starts the UI with the web driver from a service that may have no locale at all."""
+    assert terminal_problem({"TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver"}) == ""
+    assert terminal_problem({"TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver", "LANG": "C"}) == ""
+
+
 def test_the_locale_that_counts() -> None:
     assert effective_locale({"LC_ALL": "a.UTF-8", "LC_CTYPE": "b", "LANG": "c"}) == "a.UTF-8"
     assert effective_locale({"LC_CTYPE": "b.UTF-8", "LANG": "c"}) == "b.UTF-8"
