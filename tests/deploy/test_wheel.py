@@ -16,7 +16,6 @@ pytestmark = pytest.mark.e2e
 
 RUNTIME_FILES = (
     "tui/styles/app.tcss",
-    "protocol/locale/zh_CN/LC_MESSAGES/station.mo",
     "protocol/locale/en/LC_MESSAGES/station.mo",
     "storage/migrations/0001_initial.sql",
     "protocol/locale/zh_CN/LC_MESSAGES/station.mo",
