@@ -106,7 +106,8 @@ class FramedLine:
         while True:
             if self._reader.pending:
                 try:
-                    data = await asyncio.wait_for(self.io.read(), self.inter_byte_timeout_s)
+                    async with asyncio.timeout(self.inter_byte_timeout_s):
+                        data = await self.io.read()
                 except TimeoutError:
                     log.debug("%s: inter-byte timeout with %d bytes pending", self.name, self._reader.pending)
                     self._reader.reset()
@@ -160,9 +161,14 @@ class FramedLine:
         st.noise_bytes, st.resyncs, st.resets = rs.noise_bytes, rs.resyncs, rs.resets
 
     async def receive(self, timeout_s: float) -> Incoming | None:
-        """The next decoded message, or None after `timeout_s`."""
+        """The next decoded message, or None after `timeout_s`.
+
+        `asyncio.timeout`, not `asyncio.wait_for`: on Python 3.11 `wait_for` returns the item and
+        swallows a cancellation that arrives in the loop turn the item does, and the driver never stops
+        (a `station run` that ignores SIGTERM). `asyncio.wait_for` is banned by the lint configuration."""
         try:
-            return await asyncio.wait_for(self._queue.get(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                return await self._queue.get()
         except TimeoutError:
             return None
 

@@ -146,5 +146,10 @@ class ControlClient:
         with contextlib.suppress(OSError):
             await self.writer.wait_closed()
         self._reader_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await self._reader_task
+        except asyncio.CancelledError:
+            # the reader's own cancellation ends here; a cancellation of this task goes on
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
