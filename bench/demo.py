@@ -18,15 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.tui_load import _size, _tui_pid
-from edge.demo_station import (
-    Proc,
-    cpu_seconds,
-    sim_command,
-    start,
-    station_command,
-    wait_for_paths,
-    write_demo_config,
-)
+from edge.children import Child, spawn
+from edge.demo_station import cpu_seconds, sim_command, station_command, wait_for_paths, write_demo_config
 
 TARGET_DAEMON_PERCENT = 5.0
 TARGET_SIM_PERCENT = 5.0
@@ -57,16 +50,16 @@ def run(seconds: float = 30.0) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-demo-") as tmp:
         data = Path(tmp)
         config = write_demo_config(data)
-        sim = start(
+        sim = spawn(
             "station-sim",
             sim_command("--config", str(config), "--ledger", str(data / "ledger.jsonl"), "--state-dir",
                         str(data / "sim-state"), "--seed", "0"),
             data / "sim.log",
         )  # fmt: skip
-        daemon: Proc | None = None
+        daemon: Child | None = None
         try:
             wait_for_paths([data / "tty-bus1", data / "tty-p2p1"], sim)
-            daemon = start(
+            daemon = spawn(
                 "station",
                 station_command("run", "--config", str(config)),
                 data / "station.log",

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ from typing import Any
 
 from bench import drain
 from bench.stationproc import start, wait_downloads, wait_first_poll
+from edge.children import spawn
 from storage.db import Database
 from uplink.mosquitto import Mosquitto
 
@@ -73,12 +73,11 @@ def system(records: int, seconds: float, uplink_extra: str = "") -> dict[str, An
             asyncio.run(_fill(database, records))
             queued = _depth(database)
             run.daemon_log = folder / "station-2.log"
-            with run.daemon_log.open("wb") as out:
-                run.daemon = subprocess.Popen(
-                    [sys.executable, "-m", "edge.cli", "run", "--config", str(folder / "station.toml")],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
+            run.daemon = spawn(
+                "station daemon",
+                [sys.executable, "-m", "edge.cli", "run", "--config", str(folder / "station.toml")],
+                run.daemon_log,
+            ).popen
             run.started = time.monotonic()
             wait_first_poll(run)
             first = run.snapshot()["bus1"]["polls"]

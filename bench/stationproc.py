@@ -1,5 +1,8 @@
 """Shared by the process-level benchmarks: a generated multi-drop station, the simulator with
-wire-time emulation and the real daemon as processes, and readings from /proc."""
+wire-time emulation and the real daemon as processes, and readings from /proc.
+
+The processes are started with `edge.children.spawn`: they end with the benchmark even when it is
+killed or times out, and `Run.stop()` kills what does not stop in time."""
 
 from __future__ import annotations
 
@@ -11,9 +14,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge.children import Child, spawn
 from edge.daemon import LINE_STATISTICS, parse_line_statistics
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+STOP_S = 30.0
 
 
 UNPACED = ("poll_cycle_ms = 0", "min_poll_interval_ms = 0")
@@ -70,13 +75,9 @@ class Run:
         return parse_line_statistics(self.daemon_log.read_text())
 
     def stop(self) -> dict[str, dict[str, float]]:
-        self.daemon.send_signal(signal.SIGTERM)
-        self.daemon.wait(30)
-        self.sim.send_signal(signal.SIGTERM)
-        try:
-            self.sim.wait(30)
-        except subprocess.TimeoutExpired:
-            self.sim.kill()
+        """Daemon, then simulator; whatever does not stop within STOP_S is killed (never left behind)."""
+        Child("station daemon", self.daemon).stop(STOP_S)
+        Child("station-sim", self.sim).stop(STOP_S)
         return self._stats()
 
 
@@ -104,22 +105,17 @@ def start(
     ]
     if wire_time:
         sim_args.append("--wire-time")
-    with (folder / "sim.log").open("wb") as out:
-        sim = subprocess.Popen(sim_args, stdout=out, stderr=subprocess.STDOUT)
+    sim = spawn("station-sim", sim_args, folder / "sim.log")
     deadline = time.monotonic() + 30
     while not (folder / "tty-bus1").exists():
-        if sim.poll() is not None or time.monotonic() > deadline:
+        if not sim.alive() or time.monotonic() > deadline:
+            sim.stop(STOP_S)
             raise RuntimeError("the simulator did not create its pty link")
         time.sleep(0.05)
     log = folder / "station.log"
-    with log.open("wb") as out:
-        started = time.monotonic()
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", "run", "--config", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    return Run(sim, daemon, log, started, folder)
+    started = time.monotonic()
+    daemon = spawn("station daemon", [sys.executable, "-m", "edge.cli", "run", "--config", str(config)], log)
+    return Run(sim.popen, daemon.popen, log, started, folder)
 
 
 def wait_downloads(folder: Path, count: int, timeout_s: float = 120) -> float:

@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.stationproc import cpu_seconds
+from edge.children import spawn, stop_all
 from edge.daemon import LINE_STATISTICS, parse_line_statistics
 
 DISPENSERS = 32
+STOP_S = 30.0
 CALL_INTERVAL_MS = 200
 TARGET_CPU_PERCENT = 10.0
 TARGET_TERMINAL_BYTES_PER_S = 32 * 1024
@@ -89,17 +91,6 @@ def _window(
     return result
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, and SIGKILL when it has not ended within 30 s (the figures are taken already)."""
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        print(f"process {proc.pid} did not stop within 30 s of SIGTERM: killed", file=sys.stderr)
-        proc.kill()
-        proc.wait()
-
-
 def _tui_pid(session: str) -> int:
     pane_pid = int(
         subprocess.check_output(["tmux", "display", "-p", "-t", session, "#{pane_pid}"], text=True)
@@ -114,7 +105,8 @@ def run(seconds: float = 20.0) -> dict[str, Any]:
         folder = Path(tmp)
         config = folder / "station.toml"
         config.write_text(config_text(folder))
-        sim = subprocess.Popen(
+        sim = spawn(
+            "station-sim",
             [
                 sys.executable,
                 "-m",
@@ -124,8 +116,7 @@ def run(seconds: float = 20.0) -> dict[str, Any]:
                 "--state-dir",
                 str(folder / "sim"),
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            folder / "sim.log",
         )
         session = f"bench-tui-{os.getpid()}"
         daemon = None
@@ -136,17 +127,16 @@ def run(seconds: float = 20.0) -> dict[str, Any]:
                     raise RuntimeError("the simulator did not create its links")
                 time.sleep(0.05)
             log = folder / "station.log"
-            with log.open("wb") as out:
-                daemon = subprocess.Popen(
-                    [sys.executable, "-m", "edge.cli", "run", "--config", str(config)],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    env={**os.environ, "STATION_DEMO": "1"},
-                )
+            daemon = spawn(
+                "station daemon",
+                [sys.executable, "-m", "edge.cli", "run", "--config", str(config)],
+                log,
+                env={"STATION_DEMO": "1"},
+            )
             warm = time.monotonic() + 8  # all dispensers online, start-up downloads done, sales running
             while time.monotonic() < warm:
                 time.sleep(0.2)
-            without = _window(log, daemon, seconds, None)
+            without = _window(log, daemon.popen, seconds, None)
             command = f"{sys.executable} -m edge.cli tui --config {config} --demo"
             subprocess.run(
                 [
@@ -170,12 +160,10 @@ def run(seconds: float = 20.0) -> dict[str, Any]:
             settle = time.monotonic() + 5
             while time.monotonic() < settle:
                 time.sleep(0.2)
-            with_tui = _window(log, daemon, seconds, _tui_pid(session), screen)
+            with_tui = _window(log, daemon.popen, seconds, _tui_pid(session), screen)
         finally:
             subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
-            for proc in (daemon, sim):
-                if proc is not None:
-                    _stop(proc)
+            stop_all([daemon, sim], STOP_S)
     ratio = with_tui["polls_per_s"] / without["polls_per_s"] if without["polls_per_s"] else 0.0
     print(
         f"tui: 64 nozzles at {1000 // CALL_INTERVAL_MS} Hz: TUI CPU {with_tui['tui_cpu_percent']} % of a core "

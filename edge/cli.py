@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from edge.children import arm_from_environment
+
+    arm_from_environment()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -1,23 +1,24 @@
-"""The demo station: a generated configuration and the processes that play it.
+"""The demo station: a generated configuration and the commands that play it.
 
 Layer: edge (operations helper used by `station demo` and the end-to-end tests). A small station:
 one multi-drop bus with three dispensers and one point-to-point line, on pty links that the
 simulator creates inside the data folder; embedded defaults (SQLite under the data folder, no
-broker). The simulator emulates wire time at the configured baud rate and the daemon paces its polls
+broker). Starting and stopping the demo's processes: `edge.demo_lifecycle` (through `edge.children`).
+The simulator emulates wire time at the configured baud rate and the daemon paces its polls
 with the default pacing, so the demo costs what a real station costs.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from edge.children import Child, spawn
 
 PTY_WAIT_S = 20.0
 DEMO_LANGUAGE = "en"
@@ -136,38 +137,13 @@ def sim_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "station_sim.cli", *args]
 
 
-@dataclass
-class Proc:
-    name: str
-    popen: subprocess.Popen[bytes]
-
-    def stop(self, timeout_s: float = 10.0) -> int:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-        return self.popen.returncode
-
-
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) a running process has used so far, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start(name: str, command: Sequence[str], log_path: Path, env: dict[str, str] | None = None) -> Proc:
-    log_file = log_path.open("ab")
-    popen = subprocess.Popen(
-        list(command), stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
-    )
-    log_file.close()
-    return Proc(name, popen)
-
-
-def wait_for_paths(paths: Sequence[Path], proc: Proc, timeout_s: float = PTY_WAIT_S) -> None:
+def wait_for_paths(paths: Sequence[Path], proc: Child, timeout_s: float = PTY_WAIT_S) -> None:
     deadline = time.monotonic() + timeout_s
     while not all(p.exists() for p in paths):
         if proc.popen.poll() is not None:
@@ -194,7 +170,7 @@ def free_port(preferred: int) -> int:
     raise OSError("no free port on 127.0.0.1")
 
 
-def start_web_view(data: Path, config: Path, port: int) -> tuple[Proc, str]:
+def start_web_view(data: Path, config: Path, port: int) -> tuple[Child, str]:
     """`station web` on the demo station, and the line that tells where it is and how to log in."""
     subprocess.run(  # fails harmlessly when the account exists from an earlier demo
         station_command(
@@ -214,7 +190,7 @@ def start_web_view(data: Path, config: Path, port: int) -> tuple[Proc, str]:
         check=False,
     )
     port = free_port(port)
-    proc = start(
+    proc = spawn(
         "station-web", station_command("web", "--config", str(config), "--port", str(port)), data / "web.log"
     )
     banner = (

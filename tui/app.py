@@ -12,8 +12,10 @@ A switch recomposes the current screen from the model, so nothing is fetched aga
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
+import signal
 import time
 from collections import deque
 from pathlib import Path
@@ -32,6 +34,7 @@ from tui.model import Changes, StationModel
 from tui.screens.login import LoginScreen
 from tui.screens.main import MainScreen
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 MAX_INBOX = 5_000
 MIN_REFRESH_S = 0.5
 """At most two screen updates a second: a busy station (64 nozzles at 5 Hz) folds into one redraw
@@ -65,6 +68,7 @@ class StationApp(App[None]):
         report_dir: Path | None = None,
         blink: bool = True,
         language: str | None = None,
+        stop_on_signals: bool = False,
     ) -> None:
         super().__init__()
         self.station_language = language or ""
@@ -80,6 +84,7 @@ class StationApp(App[None]):
         self.demo = demo
         self.report_dir = report_dir or Path.cwd()
         self.blink = blink
+        self.stop_on_signals = stop_on_signals
         self.session: m.LoginOk | None = None
         self.link_reason = _("connecting…")
         self.inbox: deque[FeedItem] = deque()
@@ -87,6 +92,12 @@ class StationApp(App[None]):
         self._last_apply = 0.0
 
     def on_mount(self) -> None:
+        if self.stop_on_signals:
+            # SIGTERM (a supervisor, `station demo` stopping) and SIGHUP (the terminal closed): leave
+            # the way Ctrl-Q does, so the terminal is restored.
+            loop = asyncio.get_running_loop()
+            for sig in STOP_SIGNALS:
+                loop.add_signal_handler(sig, self.exit)
         self.push_screen(LoginScreen(self._login_greeting()))
         self.run_worker(self.client.run(self._receive), name="daemon-feed", group="feed", exclusive=True)
 
@@ -247,5 +258,5 @@ def _merge(into: Changes, new: Changes) -> None:
 
 
 def run_app(socket_path: str | Path, *, demo: bool = False, language: str | None = None) -> int:
-    StationApp(socket_path, demo=demo, language=language).run()
+    StationApp(socket_path, demo=demo, language=language, stop_on_signals=True).run()
     return 0

@@ -1,11 +1,18 @@
-"""`station demo`: the simulator, the daemon and the terminal UI on a generated demo station."""
+"""`station demo`: the simulator, the daemon and the terminal UI on a generated demo station.
+
+Prints a JSON summary however it ends (records produced, acknowledged, stored, still pending in the
+dispensers; how it ended). Exit codes (`edge.demo_lifecycle`): 0 ran its time or the UI was closed;
+1 a process could not start or exited by itself; 128 + N stopped by signal N (129 SIGHUP, 130 SIGINT,
+143 SIGTERM) — every process it started is stopped in order first.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sqlite3
-import time
+import sys
 from pathlib import Path
 
 NAME = "demo"
@@ -21,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--seconds", type=float, default=30.0, help="how long a headless demo runs (default 30)"
+    )
+    parser.epilog = (
+        "exit codes: 0 ran its time / UI closed; 1 a process failed to start or exited by itself; "
+        "128+N stopped by signal N (129 SIGHUP, 130 SIGINT, 143 SIGTERM). See docs/operations.md."
     )
     parser.add_argument("--rate", type=float, default=6.0, help="sales per minute per dispenser (default 6)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the simulated traffic")
@@ -39,95 +50,67 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.demo_station import (
-        cpu_seconds,
-        sim_command,
-        start,
-        station_command,
-        wait_for_paths,
-        write_demo_config,
-    )
+    from edge.demo_lifecycle import DemoProcesses, StopRequest
+    from edge.demo_station import write_demo_config
 
+    stop_request = StopRequest()
+    stop_request.install()
     data = Path(args.data_dir).resolve()
     config = write_demo_config(data, rate=args.rate, language=args.language)
-    ledger = data / "ledger.jsonl"
-    sim = start(
-        "station-sim",
-        sim_command(
-            "--config",
-            str(config),
-            "--ledger",
-            str(ledger),
-            "--state-dir",
-            str(data / "sim-state"),
-            "--seed",
-            str(args.seed),
-        ),
-        data / "sim.log",
-    )
-    daemon = None
+    procs = DemoProcesses(data, config, stop_request)
+    banner = ""
     cpu: dict[str, float] = {}
     try:
-        wait_for_paths([data / "tty-bus1", data / "tty-p2p1"], sim)
-        daemon = start(
-            "station",
-            station_command("run", "--config", str(config)),
-            data / "station.log",
-            env={"STATION_DEMO": "1"},
-        )
-        if args.headless:
-            began = time.monotonic()
-            deadline = began + args.seconds
-            while time.monotonic() < deadline and daemon.popen.poll() is None and sim.popen.poll() is None:
-                time.sleep(0.2)
-            if daemon.popen.poll() is None and sim.popen.poll() is None:
-                elapsed = time.monotonic() - began
-                for role, proc in (("daemon", daemon), ("simulator", sim)):
-                    cpu[role] = round(100 * cpu_seconds(proc.popen.pid) / elapsed, 2)
-        else:
-            return _interactive(data, config, args.web_port)
+        ending = procs.start_station(args.seed)
+        if ending is None:
+            if not args.headless:
+                if args.web_port:
+                    banner = procs.start_web(args.web_port)
+                    _say(banner)
+                procs.start_tui()
+            ending = procs.watch(args.seconds if args.headless else None)
+            cpu = procs.cpu_shares()
     finally:
-        if daemon is not None:
-            daemon.stop()
-        sim.stop()
-    print(json.dumps({**summary(data), "cpu_percent_of_a_core": cpu}, indent=2))
-    return 0
+        procs.stop()
+    report = {**summary(data), "cpu_percent_of_a_core": cpu, "ended": ending.how, "exit_code": ending.code}
+    _say(json.dumps(report, indent=2))
+    if banner:
+        _say(banner)
+    if ending.code == 1:
+        _say(f"station demo: {ending.how}", err=True)
+    return ending.code
 
 
-def _interactive(data: Path, config: Path, web_port: int) -> int:
-    import subprocess
-
-    from edge.demo_station import start_web_view, station_command
-
-    web = None
-    if web_port:
-        web, banner = start_web_view(data, config, web_port)
-        print(banner, flush=True)
-    try:
-        return subprocess.call(station_command("tui", "--config", str(config), "--demo"))
-    finally:
-        if web is not None:
-            web.stop()
-            print(banner)
+def _say(text: str, *, err: bool = False) -> None:
+    """Print, unless the terminal is gone (a hang-up): the demo still exits with its code."""
+    with contextlib.suppress(OSError):
+        print(text, file=sys.stderr if err else sys.stdout, flush=True)
 
 
 def summary(data: Path) -> dict[str, object]:
-    records = acks = 0
-    ledger = data / "ledger.jsonl"
-    if ledger.exists():
-        for line in ledger.read_text().splitlines():
-            event = json.loads(line).get("event")
-            records += event == "record"
-            acks += event == "ack"
+    from edge.demo_lifecycle import ledger_counts
+
+    counts = ledger_counts(data / "ledger.jsonl")
     stored = 0
     db = data / "station.db"
     if db.exists():
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            stored = conn.execute("SELECT count(*) FROM transactions WHERE conflict_of IS NULL").fetchone()[0]
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+                row = conn.execute("SELECT count(*) FROM transactions WHERE conflict_of IS NULL").fetchone()
+                stored = int(row[0])
+        except sqlite3.Error:
+            stored = 0  # the daemon never created its tables
     return {
         "data_dir": str(data),
-        "records_produced": records,
-        "records_acknowledged": acks,
+        "records_produced": counts.records,
+        "records_acknowledged": counts.acks,
         "records_stored": stored,
-        "files": {"config": str(data / "station.toml"), "database": str(db), "ledger": str(ledger)},
+        "records_pending_in_dispensers": (
+            counts.pending if counts.pending is not None else counts.records - counts.acks
+        ),
+        "files": {
+            "config": str(data / "station.toml"),
+            "database": str(db),
+            "ledger": str(data / "ledger.jsonl"),
+        },
     }

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from edge.children import arm_from_environment
 from edge.config import ConfigError, load_config
 from station_sim.errors import ScenarioError, SettingsError, SimError
 from station_sim.port import TRACE
@@ -98,6 +99,7 @@ def _setup_logging(level: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arm_from_environment()
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config)

@@ -1,7 +1,8 @@
 """The supervisor: builds dispensers from the station config, opens the lines, runs everything.
 
 Layer: firmware-sim (asyncio wiring). One `asyncio.TaskGroup` holds a runner per line, the random
-traffic, the scenario, the periodic power cycles and the exit-when-acknowledged watcher. A stop
+traffic, the scenario, the periodic power cycles and the exit-when-acknowledged watcher. SIGUSR1 ends
+production (no new activity starts; what is under way finishes and is still served). A stop
 (SIGTERM/SIGINT, or everything acknowledged with `exit_when_acked`) cancels them all; every state file is
 written, every transport closed (pty links removed) and a `stop` event ends the ledger.
 """
@@ -240,6 +241,13 @@ class Simulator:
         log.info("every record is acknowledged: exiting")
         self.stop_event.set()
 
+    def halt_production(self) -> None:
+        """No new activity from now on (SIGUSR1); the lines keep answering the controller."""
+        if not self.production.halted:
+            self.production.halt()
+            log.info("production halted: %d records", self.production.records)
+            self.ledger.event("production_halted", records=self.production.records)
+
     async def _stopper(self) -> None:
         await self.stop_event.wait()
         raise _Stop
@@ -279,6 +287,7 @@ class Simulator:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop_event.set)
+        loop.add_signal_handler(signal.SIGUSR1, self.halt_production)
         try:
             await self._open_lines()
             self._start_event()
@@ -292,7 +301,7 @@ class Simulator:
             except* _Stop:
                 pass
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
                 loop.remove_signal_handler(sig)
             await self.shutdown()
         return self.exit_code

@@ -175,8 +175,15 @@ class Production:
     """Loop time after which no new activity starts."""
     records: int = 0
     in_flight: int = 0
+    halted: bool = False
+    """Set by `halt()` (SIGUSR1): no new activity starts from now on."""
+
+    def halt(self) -> None:
+        self.halted = True
 
     def stopped(self, now: float) -> bool:
+        if self.halted:
+            return True
         if self.deadline is not None and now >= self.deadline:
             return True
         return self.max_records is not None and self.records >= self.max_records

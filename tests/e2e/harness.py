@@ -6,7 +6,6 @@ Every wait is a condition polled against a deadline; nothing sleeps to wait.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge import children
 from edge.demo_station import write_demo_config
 
 POLL_S = 0.05
@@ -61,11 +61,8 @@ class Process:
 
 
 def spawn(name: str, argv: Sequence[str], log: Path, env: dict[str, str] | None = None) -> Process:
-    with log.open("ab") as out:
-        popen = subprocess.Popen(
-            list(argv), stdout=out, stderr=subprocess.STDOUT, env={**os.environ} if env is None else env
-        )
-    return Process(name, popen, log)
+    """Started so that it ends with the test run even if pytest is killed (`edge.children`)."""
+    return Process(name, children.spawn(name, argv, log, env).popen, log)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from station_sim.cards import Card, CardKind, make_asn
 from station_sim.device import DeviceSetup, Dispenser, NozzleSetup, StationIdentity
 from station_sim.files import MISMATCH_POLLS
 
+from edge.children import spawn
 from protocol.codec import decode_message, encode_message
 from protocol.downloads import ListFile, PriceRecord, PriceTable
 from protocol.frame import Frame, encode_frame
@@ -239,8 +240,7 @@ class SimProcess:
             sys.executable, "-m", "station_sim.cli", "--config", str(self.config), "--ledger", str(self.ledger),
             "--state-dir", str(self.dir / "state"), "--seed", "1", *options,
         ]  # fmt: skip
-        with self.log.open("ab") as out:
-            self.popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ})
+        self.popen = spawn("station-sim", argv, self.log).popen  # ends with the test run
         wait_until(lambda: self.links_ready() or self.popen.poll() is not None, 30, "the pty links")  # type: ignore[union-attr]
         assert self.popen.poll() is None, self.log.read_text()
 

@@ -58,6 +58,7 @@ class MainScreen(Screen[None]):
         Binding("ctrl+l", "logout", N_("Logout")),
         Binding("f2", "app.switch_language", N_("中文"), show=False),  # shown in the status bar
         Binding("ctrl+q", "app.quit", N_("Quit")),
+        Binding("q", "app.quit", N_("Quit"), show=False),
     ]
 
     def __init__(self) -> None:
