@@ -90,7 +90,17 @@ class BusAlarms:
 
 
 async def open_station(config: Config) -> Station:
+    """Open the storage and build the station; on any failure the database is closed again (its worker
+    thread would otherwise keep the process alive after `station run` has decided to exit)."""
     db = await Database.open(config.storage.database)
+    try:
+        return await _build_station(config, db)
+    except BaseException:
+        await db.close()
+        raise
+
+
+async def _build_station(config: Config, db: Database) -> Station:
     journal = Journal(db)
     alarms = Alarms(db)
     lists = await asyncio.to_thread(ListStore.open, config.storage.lists_dir)

@@ -57,7 +57,7 @@ from protocol.messages import (
     TotalsRead,
 )
 from protocol.record import TransactionRecord
-from storage.errors import StorageError
+from storage.errors import DatabaseCorruptError, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -309,6 +309,8 @@ class DispenserSession:
             result = await self.services.journal.store_record(
                 self.line, self.pos_p, record, raw, received_at=now, outbox=outbox
             )
+        except DatabaseCorruptError:
+            raise  # a damaged database stops the daemon (`station run` exits 3): never acknowledged
         except (StorageError, sqlite3.Error, OSError) as exc:  # never acknowledge what is not stored
             await self._alarm("journal_failed", "critical", f"Cannot store records: {exc}")
             raise RecordNotStored(str(exc)) from exc

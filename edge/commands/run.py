@@ -77,7 +77,7 @@ def component_problems(config: Config) -> list[str]:
 async def _main(config: Config) -> int:
     from edge.daemon import install_signal_handlers, open_station, serve
     from edge.watchdog import Notifier, install_block_hook, supervised
-    from storage.errors import StorageError
+    from storage.errors import DatabaseCorruptError, StorageError
 
     stop = asyncio.Event()
     try:
@@ -89,6 +89,18 @@ async def _main(config: Config) -> int:
     install_signal_handlers(stop, station)
     notifier = Notifier.from_environment()
     install_block_hook()
-    async with supervised(notifier, f"station {config.station.id}: {len(config.lines)} lines", stop):
-        await serve(config, stop, station)
+    damaged: list[BaseException] = []
+    try:
+        async with supervised(notifier, f"station {config.station.id}: {len(config.lines)} lines", stop):
+            await serve(config, stop, station)
+    except* DatabaseCorruptError as group:
+        # SQLite found a damaged page while running: stop writing, let an engineer restore a backup
+        damaged.extend(group.exceptions)
+    if damaged:
+        first = damaged[0]
+        log.critical(
+            "the station database is damaged: %s; stopped (restore a backup: docs/operations.md)", first
+        )
+        print(f"station: the station database is damaged: {first}", file=sys.stderr)
+        return EXIT_STORAGE
     return 0

@@ -38,6 +38,8 @@ def processes_of(data: Path) -> dict[int, str]:
         except OSError:
             continue
         text = " ".join(a.decode(errors="replace") for a in argv)
+        if text.startswith("tmux"):
+            continue  # the tmux server keeps the command line of the client that started it
         if str(data) in text and state != "Z":
             found[int(entry.name)] = text
     return found
@@ -202,8 +204,13 @@ def test_a_killed_demo_takes_its_processes_with_it(tmp_path: Path) -> None:
 needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (make test does)")
 
 
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True, timeout=30).stdout
+TMUX_SOCKET = f"station-demo-tests-{os.getpid()}"
+"""A tmux server of these tests' own (`tmux -L`): another user's sessions never mix with them."""
+
+
+def tmux(*args: str, check: bool = True) -> str:
+    argv = ["tmux", "-L", TMUX_SOCKET, *args]
+    return subprocess.run(argv, capture_output=True, text=True, check=check, timeout=30).stdout
 
 
 def start_tui_demo(data: Path, session: str, exit_file: Path) -> None:
@@ -235,7 +242,7 @@ def test_tui_demo_closed_with_tmux_kill_session_leaves_nothing_running(tmp_path:
         left = wait_gone(list(started), GONE_WITHIN_S)
         assert not left, f"still running {GONE_WITHIN_S} s after kill-session: {[started[p] for p in left]}"
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=30)
+        tmux("kill-session", "-t", session, check=False)
         for pid in processes_of(data):
             os.kill(pid, signal.SIGKILL)
     assert_stopped_in_order(data)
@@ -253,7 +260,7 @@ def test_tui_demo_quit_with_q_stops_everything_and_exits_0(tmp_path: Path) -> No
         wait_until(lambda: exit_file.exists() and exit_file.read_text().strip(), 60, "the demo to exit")
         assert not wait_gone(list(started), 30), processes_of(data)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=30)
+        tmux("kill-session", "-t", session, check=False)
         for pid in processes_of(data):
             os.kill(pid, signal.SIGKILL)
     assert exit_file.read_text().strip() == str(EXIT_OK)
