@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from edge.events import EventBus
 from edge.rules import Decision, RuleWarning
+from edge.storage_health import StorageHealth
 from storage.decisions import DecisionLog, StoredDecision
 from storage.errors import StorageError
 
@@ -59,6 +60,8 @@ class AlarmSink(Protocol):
     async def raise_alarm(
         self, source: str, code: str, severity: str, message: str, details: dict[str, Any] | None = None
     ) -> int: ...
+
+    async def clear(self, source: str, code: str) -> None: ...
 
 
 def warning_dict(warning: RuleWarning) -> dict[str, Any]:
@@ -104,6 +107,19 @@ class DecisionRecorder:
         self._log = log_
         self._bus = bus
         self._alarms = alarms
+        self._health = (
+            None
+            if alarms is None
+            else StorageHealth(
+                ALARM_SOURCE,
+                alarms,
+                bus,
+                dt.datetime.now,
+                code=ALARM_NOT_STORED,
+                severity="major",
+                what="card decisions",
+            )
+        )
         self.stored = 0
         self.failed = 0
 
@@ -112,16 +128,14 @@ class DecisionRecorder:
         try:
             await self._log.append(decision)
             self.stored += 1
+            if self._health is not None and self._health.failing:
+                await self._health.stored()
         except StorageError as exc:
             self.failed += 1
-            log.error("card decision for %s not stored: %s", decision.asn, exc)
-            if self._alarms is not None:
-                try:
-                    await self._alarms.raise_alarm(
-                        ALARM_SOURCE, ALARM_NOT_STORED, "major", f"Card decisions cannot be stored: {exc}"
-                    )
-                except StorageError:
-                    log.exception("cannot raise the %s alarm", ALARM_NOT_STORED)
+            if self._health is not None:  # one alarm, rate-limited log lines, cleared on recovery
+                await self._health.failed(exc)
+            else:
+                log.error("card decision for %s not stored: %s", decision.asn, exc)
         event = CardDecision(
             asn=decision.asn,
             line=decision.line,

@@ -30,6 +30,7 @@ from edge.events import (
     SaleStored,
 )
 from edge.nozzle import Connectivity, NotReported, NozzleEvent, RecordSeen, Reported, Tick, transition
+from edge.storage_health import StorageHealth
 from protocol.messages import (
     ACK_ACCEPTED,
     CardInserted,
@@ -170,6 +171,7 @@ class DispenserSession:
     """Announce blacklist versions 0 in every 0x30 reply: the dispenser never downloads the blacklists
     and must ask 0x36 for every user card (`[rules] withhold_lists`, spec B10)."""
     _deferred: list[tuple[TransactionRecord, Any]] = field(default_factory=list)
+    _journal: StorageHealth | None = None
 
     @classmethod
     def create(
@@ -193,6 +195,14 @@ class DispenserSession:
     @property
     def source(self) -> str:
         return f"{self.line}/{self.pos_p}"
+
+    def _journal_health(self) -> StorageHealth:
+        if self._journal is None:
+            svc = self.services
+            self._journal = StorageHealth(
+                self.source, svc.alarms, svc.bus, svc.clock, label=f"dispenser {self.source}"
+            )
+        return self._journal
 
     # --- connectivity ---------------------------------------------------------------------------
 
@@ -252,7 +262,19 @@ class DispenserSession:
     # --- everything the dispenser sends ---------------------------------------------------------
 
     async def handle(self, message: Message, data: bytes = b"") -> Message | None:
-        """Process one message from the dispenser; return the reply to send (None: no reply)."""
+        """Process one message from the dispenser; return the reply to send (None: no reply).
+
+        Raises `RecordNotStored` when the database cannot take what the message brought (a record, the
+        dispenser's information, a gap): nothing is acknowledged, the driver carries on polling."""
+        try:
+            return await self._dispatch(message, data)
+        except (RecordNotStored, DatabaseCorruptError):
+            raise
+        except (StorageError, sqlite3.Error, OSError) as exc:
+            await self._journal_health().failed(exc)
+            raise RecordNotStored(str(exc)) from exc
+
+    async def _dispatch(self, message: Message, data: bytes) -> Message | None:
         match message:
             case Poll():
                 return self.poll_reply()
@@ -312,8 +334,10 @@ class DispenserSession:
         except DatabaseCorruptError:
             raise  # a damaged database stops the daemon (`station run` exits 3): never acknowledged
         except (StorageError, sqlite3.Error, OSError) as exc:  # never acknowledge what is not stored
-            await self._alarm("journal_failed", "critical", f"Cannot store records: {exc}")
+            await self._journal_health().failed(exc)  # one alarm, rate-limited log lines
             raise RecordNotStored(str(exc)) from exc
+        if self._journal is not None and self._journal.failing:
+            await self._journal.stored()
         outcome = getattr(result, "outcome", result)
         name = getattr(outcome, "name", str(outcome)).upper()
         if name == "DUPLICATE":
@@ -430,8 +454,8 @@ class DispenserSession:
         """Raise an alarm (the alarm sink stores it and publishes it on the bus)."""
         try:
             await self.services.alarms.raise_alarm(self.source, code, severity, message, details)
-        except (StorageError, sqlite3.Error, OSError):  # an alarm that cannot be stored is still shown
-            log.exception("cannot store alarm %s for %s", code, self.source)
+        except (StorageError, sqlite3.Error, OSError) as exc:  # an alarm that cannot be stored is still shown
+            log.error("cannot store alarm %s for %s: %s", code, self.source, exc)
             self.services.bus.publish(
                 AlarmRaised(self.source, code, severity, message, self.services.clock())
             )
