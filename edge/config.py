@@ -536,13 +536,21 @@ def load_config(path: str | Path) -> Config:
     """Read and validate a TOML configuration file."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        data = p.read_bytes()
     except OSError as exc:
         raise ConfigError([f"{p}: cannot read: {exc.strerror or exc}"]) from exc
+    try:
+        text = data.decode("utf-8-sig")  # a UTF-8 byte-order mark (Windows editors) is accepted
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [f"{p.name}: not a text file (byte {exc.start} is not UTF-8): a configuration is TOML text"]
+        ) from exc
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{p.name}: not valid TOML: {exc}"]) from exc
+    except RecursionError as exc:
+        raise ConfigError([f"{p.name}: nested too deeply to be a station configuration"]) from exc
     return parse_config(doc, p.resolve())
 
 

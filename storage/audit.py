@@ -13,12 +13,15 @@ Write the audit row in the same transaction as the change it records: `append_in
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import enum
 import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import PurePath
 from typing import Any
 
 from storage.clock import Clock, iso_instant, parse_instant, utc_now
@@ -55,6 +58,23 @@ def _digest(prev: str, at: str, actor: str, role: str, source: str, action: str,
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _json_value(value: Any) -> Any:
+    """JSON for the values `details` may hold beyond JSON's own: never a Python repr."""
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value, key=str) if isinstance(value, set | frozenset) else list(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, PurePath):
+        return str(value)
+    return str(value)  # an audit row is never refused for its details
+
+
 async def append_in(
     tx: Tx,
     *,
@@ -71,7 +91,7 @@ async def append_in(
     last = await tx.fetchone("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
     prev = GENESIS_HASH if last is None else str(last[0])
     at = iso_instant(now)
-    detail_text = json.dumps(dict(details or {}), sort_keys=True, default=str, ensure_ascii=False)
+    detail_text = json.dumps(dict(details or {}), sort_keys=True, default=_json_value, ensure_ascii=False)
     outcome_text = Outcome(outcome).value
     digest = _digest(prev, at, actor, role, source, action, target, outcome_text, detail_text)
     row = await tx.one(

@@ -217,6 +217,8 @@ def read_price_file(
         raise PriceFileError([f"{p.name}: line {exc.lineno}: not valid JSON: {exc.msg}"]) from exc
     except tomllib.TOMLDecodeError as exc:
         raise PriceFileError([f"{p.name}: not valid TOML: {exc}"]) from exc
+    except RecursionError as exc:
+        raise PriceFileError([f"{p.name}: nested too deeply"]) from exc
     if not isinstance(doc, dict):
         raise PriceFileError([f"{p.name}: must be a table (object) with version, effective, products"])
     for key in doc:

@@ -118,6 +118,8 @@ def read_document(path: str | Path) -> tuple[Any, str]:
         raise RuleFileError([f"{p.name}: line {exc.lineno}: not valid JSON: {exc.msg}"]) from exc
     except tomllib.TOMLDecodeError as exc:
         raise RuleFileError([f"{p.name}: not valid TOML: {exc}"]) from exc
+    except RecursionError as exc:
+        raise RuleFileError([f"{p.name}: nested too deeply"]) from exc
     if not isinstance(doc, dict):
         raise RuleFileError([f"{p.name}: must be a table (JSON object)"])
     return doc, text
@@ -333,6 +335,9 @@ def read_calendar_file(path: str | Path) -> CalendarData:
     p = Path(path)
     doc, text = read_document(p)
     problems = _Problems(p, text)
+    if not any(key in doc for key in ("weekend", "holidays", "shifted_working_days")):
+        # an empty file would replace the calendar with none: refused; `holidays = []` clears it on purpose
+        raise RuleFileError([f"{p.name}: empty calendar (no weekend, holidays or shifted_working_days)"])
     for key in doc:
         if key not in ("weekend", "holidays", "shifted_working_days"):
             problems.add(key, "unknown key", problems.line_of(key))

@@ -1,6 +1,7 @@
 """`station status`: a one-screen summary of the running daemon, read through its control socket.
 
-Exit codes: 0 summary printed, 2 bad arguments or configuration, 3 the daemon is not running.
+Exit codes: 0 summary printed, 2 bad arguments or configuration, 3 the daemon is not running,
+4 the daemon runs but refused the connection (every control connection taken by active clients).
 The summary speaks the station's language (the daemon's `hello`; `STATION_LANGUAGE` overrides).
 """
 
@@ -19,6 +20,7 @@ from protocol.words import ALARM_TEXT, kind_words
 NAME = "status"
 HELP = "Print a one-screen summary of the running daemon (through its control socket)."
 EXIT_NOT_RUNNING = 3
+EXIT_BUSY = 4
 MAX_NOZZLE_LINES = 16
 ENGLISH = translator("en")
 
@@ -46,7 +48,7 @@ def socket_path(args: argparse.Namespace) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from edge.config import ConfigError
-    from edge.control.client import DaemonNotRunning
+    from edge.control.client import DaemonBusy, DaemonNotRunning
 
     try:
         path = socket_path(args)
@@ -58,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
     except DaemonNotRunning as exc:
         print(f"station: {exc}", file=sys.stderr)
         return EXIT_NOT_RUNNING
+    except DaemonBusy as exc:
+        print(f"station: {exc}; try again", file=sys.stderr)
+        return EXIT_BUSY
     except (TimeoutError, ConnectionError) as exc:
         print(f"station: the daemon did not answer on {path}: {exc or 'timeout'}", file=sys.stderr)
         return EXIT_NOT_RUNNING

@@ -35,6 +35,14 @@ class DaemonNotRunning(ConnectionError):
         self.path = path
 
 
+class DaemonBusy(ConnectionError):
+    """The daemon runs but refused the connection (every control connection taken)."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(f"the station daemon is running but refused the connection at {path}: {why}")
+        self.path = path
+
+
 class ConnectionClosed(ConnectionError):
     """The daemon closed the connection."""
 
@@ -62,7 +70,14 @@ class ControlClient:
         if not first:
             writer.close()
             raise DaemonNotRunning(path, "closed at once")
-        hello = m.decode(first)
+        try:
+            hello = m.decode(first)
+        except m.BadMessage as exc:
+            writer.close()
+            raise DaemonNotRunning(path, f"not a station control API: {exc}") from exc
+        if isinstance(hello, m.Error) and hello.code == m.ErrorCode.BUSY:
+            writer.close()
+            raise DaemonBusy(path, hello.message)
         if not isinstance(hello, m.Hello):
             writer.close()
             raise DaemonNotRunning(path, f"expected hello, got {hello.TYPE}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -336,7 +337,9 @@ class Commands:
                     role=r.role,
                     source=r.source,
                     target=r.target,
-                    details=str(dict(r.details)) if r.details else "",
+                    details=json.dumps(dict(r.details), ensure_ascii=False, sort_keys=True)
+                    if r.details
+                    else "",
                 )
                 for r in rows
             )

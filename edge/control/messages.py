@@ -814,6 +814,8 @@ def decode(line: bytes | str) -> Message:
         doc = json.loads(line)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadMessage(f"not JSON ({exc})", line) from exc
+    except RecursionError as exc:
+        raise BadMessage("JSON nested too deeply", line[:200]) from exc
     if not isinstance(doc, dict):
         raise BadMessage("not a JSON object", line)
     version = doc.get("v")
@@ -831,6 +833,8 @@ def decode(line: bytes | str) -> Message:
         return from_json(cls, doc)
     except _Invalid as exc:
         raise BadMessage(f"{type_name}: {exc}", line) from exc
+    except RecursionError as exc:
+        raise BadMessage(f"{type_name}: nested too deeply", line[:200]) from exc
 
 
 class _Invalid(ValueError):

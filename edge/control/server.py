@@ -14,7 +14,9 @@ the latest per key) drained by one pump task that encodes and writes. A client i
 - its buffer stays above `high_water_bytes` for `stall_s`      → dropped
 
 so the daemon holds at most `queue_limit` events + the coalesced values + `max_buffer_bytes` per client,
-for at most `max_clients` clients. A dropped client reconnects and starts again from a snapshot.
+for at most `max_clients` clients. A dropped client reconnects and starts again from a snapshot. When
+every connection is taken, a newcomer takes the place of the client idle longest (no request for
+`IDLE_EVICT_S`), so idle subscribers never lock out `station status` or an operator.
 
 The socket file is created with the configured permissions before it becomes reachable (bound under a
 temporary name, chmod, renamed into place); a stale socket file is replaced, a live one (another
@@ -30,6 +32,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,6 +66,8 @@ MAX_BUFFER_BYTES = 4 * 1024 * 1024
 STALL_S = 10.0
 DRAIN_CHECK_S = 0.1
 MAX_CLIENTS = 32
+IDLE_EVICT_S = 5.0
+"""A connection idle this long is dropped when a new client finds every connection taken."""
 WATCH_QUEUE_LIMIT = 10_000
 """The server's own subscription (cards for the login second factor, decisions, duty records)."""
 MAX_REQUESTS_IN_FLIGHT = 4
@@ -90,6 +95,8 @@ class Connection:
     max_buffer_seen: int = 0
     sent: int = 0
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    last_active: float = field(default_factory=time.monotonic)
+    """When it last sent a request (or connected): the longest idle one makes room when all are taken."""
 
     @property
     def buffered(self) -> int:
@@ -258,7 +265,7 @@ class ControlServer:
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = Connection(next(self._ids), reader, writer)
         writer.transport.set_write_buffer_limits(high=self.high_water_bytes)
-        if len(self.connections) >= self.max_clients:
+        if len(self.connections) >= self.max_clients and not self._make_room():
             writer.write(m.encode(m.Error(code=m.ErrorCode.BUSY, message="too many control clients")))
             writer.close()
             return
@@ -305,6 +312,7 @@ class ControlServer:
                 return
             if not line.strip():
                 continue
+            conn.last_active = time.monotonic()
             await limiter.acquire()
             task = tg.create_task(self._request(conn, line, tg, limiter))
             conn.tasks.add(task)
@@ -468,6 +476,18 @@ class ControlServer:
             except (ConnectionError, OSError):
                 self._drop(conn, "connection lost")
                 return
+
+    def _make_room(self) -> bool:
+        """All connections taken: drop the one idle longest, if it has been idle IDLE_EVICT_S (it may
+        reconnect). So idle subscribers never lock out a newcomer such as `station status`."""
+        now = time.monotonic()
+        idle = min(self.connections, key=lambda c: c.last_active, default=None)
+        if idle is None or now - idle.last_active < IDLE_EVICT_S:
+            return False
+        self._send(idle, m.Bye(reason="making room for another control client"))
+        self._drop(idle, f"idle for {now - idle.last_active:.0f} s with every connection taken")
+        self.connections.discard(idle)
+        return True
 
     def _drop(self, conn: Connection, why: str) -> None:
         if conn.dropped:

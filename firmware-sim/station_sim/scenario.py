@@ -502,9 +502,13 @@ def parse_scenario(doc: dict[str, Any], path: Path, config: Config) -> Scenario:
 
 def load_scenario(path: Path, config: Config) -> Scenario:
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise ScenarioError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ScenarioError([f"{path.name}: not a text file (byte {exc.start} is not UTF-8)"]) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([f"{path.name}: not valid TOML: {exc}"]) from exc
+    except RecursionError as exc:
+        raise ScenarioError([f"{path.name}: nested too deeply"]) from exc
     return parse_scenario(doc, path, config)
