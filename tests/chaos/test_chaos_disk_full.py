@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import signal
 import sqlite3
 import subprocess
 import time
@@ -98,6 +99,8 @@ def test_sixty_seconds_of_full_disk_under_traffic(tmp_path: Path, small_disk: Pa
         unstored = set(produced(station)) - acked(station)
         affected = {f"{line}/{pos_p}" for line, pos_p, _ in unstored}
         filler.unlink()  # space returns
+        station.sim.popen.send_signal(signal.SIGUSR1)  # type: ignore[union-attr]  # then production halts
+        wait_until(lambda: any(e["event"] == "production_done" for e in station.ledger_events()), 180, "halt")
         wait_until(lambda: set(produced(station)) <= acked(station), 180, "every record acknowledged")
         assert daemon.alive(), daemon.log_text()[-3000:]
         wait_until(lambda: not _active_journal_alarms(small_disk / "station.db"), 60, "the alarms cleared")
