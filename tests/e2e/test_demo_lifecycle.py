@@ -238,6 +238,7 @@ def test_tui_demo_closed_with_tmux_kill_session_leaves_nothing_running(tmp_path:
         started = station_processes(data)
         assert any("edge.cli demo" in text for text in started.values())
         assert any("-m tui" in text for text in started.values()), started
+        assert any("edge.cli web" in text for text in started.values()), started
         tmux("kill-session", "-t", session)
         left = wait_gone(list(started), GONE_WITHIN_S)
         assert not left, f"still running {GONE_WITHIN_S} s after kill-session: {[started[p] for p in left]}"
@@ -264,5 +265,7 @@ def test_tui_demo_quit_with_q_stops_everything_and_exits_0(tmp_path: Path) -> No
         for pid in processes_of(data):
             os.kill(pid, signal.SIGKILL)
     assert exit_file.read_text().strip() == str(EXIT_OK)
-    assert json.loads((tmp_path / "demo.out").read_text())["ended"] == "terminal UI closed"
+    out = (tmp_path / "demo.out").read_text()  # the web view's line, the summary, the web view's line
+    assert "Web view of the terminal UI" in out
+    assert json.loads(out[out.index("{") : out.rindex("}") + 1])["ended"] == "terminal UI closed"
     assert_stopped_in_order(data)
