@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
 import signal
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -34,7 +36,8 @@ from tui.model import Changes, StationModel
 from tui.screens.login import LoginScreen
 from tui.screens.main import MainScreen
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+STOP_GRACE_S = 2.0
+EXIT_SIGTERM = 128 + signal.SIGTERM
 MAX_INBOX = 5_000
 MIN_REFRESH_S = 0.5
 """At most two screen updates a second: a busy station (64 nozzles at 5 Hz) folds into one redraw
@@ -93,13 +96,18 @@ class StationApp(App[None]):
 
     def on_mount(self) -> None:
         if self.stop_on_signals:
-            # SIGTERM (a supervisor, `station demo` stopping) and SIGHUP (the terminal closed): leave
-            # the way Ctrl-Q does, so the terminal is restored.
-            loop = asyncio.get_running_loop()
-            for sig in STOP_SIGNALS:
-                loop.add_signal_handler(sig, self.exit)
+            # SIGTERM (a supervisor, `station demo` stopping): leave the way Ctrl-Q does, so the terminal
+            # is restored; if that cannot finish within STOP_GRACE_S (the terminal is gone), end anyway.
+            # SIGHUP keeps its default: the terminal is gone, there is nothing to restore.
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._stop_on_signal)
         self.push_screen(LoginScreen(self._login_greeting()))
         self.run_worker(self.client.run(self._receive), name="daemon-feed", group="feed", exclusive=True)
+
+    def _stop_on_signal(self) -> None:
+        timer = threading.Timer(STOP_GRACE_S, os._exit, args=(EXIT_SIGTERM,))
+        timer.daemon = True
+        timer.start()
+        self.exit()
 
     # --- the feed ---------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import pytest
 
 from edge.children import wait_gone
 from edge.demo_lifecycle import EXIT_FAILED, EXIT_OK, EXIT_SIGNAL_BASE
-from tests.e2e.harness import wait_until
+from tests.e2e.harness import Station, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -269,3 +269,29 @@ def test_tui_demo_quit_with_q_stops_everything_and_exits_0(tmp_path: Path) -> No
     assert "Web view of the terminal UI" in out
     assert json.loads(out[out.index("{") : out.rindex("}") + 1])["ended"] == "terminal UI closed"
     assert_stopped_in_order(data)
+
+
+@needs_tmux
+@pytest.mark.parametrize("how", ["kill-session", "SIGTERM"])
+def test_the_terminal_ui_ends_when_its_terminal_closes_or_on_sigterm(tmp_path: Path, how: str) -> None:
+    station = Station.create(tmp_path)
+    session = f"tui-end-{os.getpid()}-{how}"
+    try:
+        station.start_sim()
+        station.start_daemon()
+        command = f"{sys.executable} -m edge.cli tui --config {station.config}"
+        tmux(
+            "new-session", "-d", "-s", session, "-x", "100", "-y", "30", "-e", "TERM=xterm-256color", command
+        )
+        wait_until(
+            lambda: "ONLINE" in tmux("capture-pane", "-p", "-t", session), 120, "the UI to reach the daemon"
+        )
+        pid = int(tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
+        if how == "SIGTERM":
+            os.kill(pid, signal.SIGTERM)
+        else:
+            tmux("kill-session", "-t", session)
+        assert not wait_gone([pid], 30), f"the terminal UI still runs after {how}"
+    finally:
+        tmux("kill-session", "-t", session, check=False)
+        station.stop()
