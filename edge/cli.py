@@ -27,6 +27,13 @@ COMMAND_MODULES = (
     "web",
     "docs",
     "install",
+    "report",
+    "query",
+    "backup",
+    "restore",
+    "archive",
+    "doctor",
+    "day",
 )
 
 

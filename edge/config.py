@@ -194,7 +194,7 @@ class Config:
 
 
 T = TypeVar("T")
-PASS_THROUGH_TABLES = frozenset({"simulator", "uplink", "rules", "modbus", "desk"})
+PASS_THROUGH_TABLES = frozenset({"simulator", "uplink", "rules", "modbus", "desk", "reports", "housekeeping"})
 
 
 class _Checker:

@@ -27,9 +27,11 @@ from typing import Any
 
 from edge.config import Config, LineConfig, LineMode
 from edge.control.convert import alarm_action
+from edge.control.dayclose import DayCloseService, day_close_task
 from edge.control.server import control_task
 from edge.events import AlarmCleared, AlarmRaised, EventBus
 from edge.framed import FramedLine
+from edge.housekeeping import housekeeping_task
 from edge.loadprobe import LoadStats, format_report, watch_loop_lag
 from edge.multidrop import MultiDropDriver
 from edge.p2p import PointToPointDriver
@@ -67,6 +69,8 @@ class Station:
     extra_tasks: list[Callable[[Station], Coroutine[Any, Any, None]]] = field(default_factory=list)
     uplink: Any = None
     """The MQTT uplink (`uplink.wiring.install_uplink`), None when no `[uplink]` is configured."""
+    day_close: Any = None
+    """The daily close service (`edge.control.dayclose.DayCloseService`)."""
 
 
 class BusAlarms:
@@ -118,6 +122,8 @@ async def _build_station(config: Config, db: Database) -> Station:
     station = Station(config, db, journal, alarms, lists, bus, services)
     station.extra_tasks.extend(rules.tasks)
     station.extra_tasks.append(control_task)
+    station.day_close = DayCloseService(station)
+    station.extra_tasks.extend((day_close_task, housekeeping_task))
     for line in config.lines:
         station.sessions[line.name] = [
             DispenserSession.create(

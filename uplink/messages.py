@@ -184,6 +184,20 @@ class MessageFactory:
             )
         )
 
+    def day_close(
+        self,
+        day: str,
+        closed_at: str,
+        operator: str,
+        last_record_id: int,
+        digest: str,
+        figures: Mapping[str, Any],
+    ) -> OutboxMessage:
+        """A business day closed; written in the closing transaction."""
+        return self.message(
+            p.DayClosePayload(self.station, day, closed_at, operator, last_record_id, digest, dict(figures))
+        )
+
     def reply(
         self,
         audit_id: int,

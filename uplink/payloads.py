@@ -190,6 +190,30 @@ class DecisionPayload:
 
 
 @dataclass(frozen=True, slots=True)
+class DayClosePayload:
+    """A business day closed (日结): its frozen figures, sent in the closing transaction."""
+
+    TYPE: ClassVar[str] = "day_close"
+    STREAM: ClassVar[Stream] = Stream.EVENTS
+
+    station: str
+    day: str
+    """The business day, `YYYY-MM-DD`."""
+    closed_at: str
+    operator: str
+    last_record_id: int
+    """The journal's high-water mark at the close: the figures cover records up to it."""
+    digest: str
+    """SHA-256 of the frozen figures as stored (canonical JSON)."""
+    figures: dict[str, Any] = field(default_factory=dict)
+    """The frozen report: total and sections (storage.reports.core.figures_json)."""
+
+    @property
+    def key(self) -> str:
+        return _key("dayclose", self.station, self.day)
+
+
+@dataclass(frozen=True, slots=True)
 class ShiftPayload:
     """A shift opened or closed at the desk (a close carries the shift report's figures)."""
 
@@ -292,6 +316,7 @@ Payload = (
     | TotalsPayload
     | DecisionPayload
     | ShiftPayload
+    | DayClosePayload
     | ReplyPayload
     | StatusPayload
     | LivePayload
@@ -306,6 +331,7 @@ PAYLOAD_TYPES: Final[Mapping[str, type[Any]]] = {
         TotalsPayload,
         DecisionPayload,
         ShiftPayload,
+        DayClosePayload,
         ReplyPayload,
         StatusPayload,
         LivePayload,

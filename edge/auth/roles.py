@@ -12,6 +12,7 @@ that they agree. Requests not listed here need no session (hello, subscribe, log
     read_totals        ✓       ✓      ✓        ✓         -
     open_shift         -       ✓      ✓        ✓         -
     close_shift        -       ✓      ✓        ✓         -
+    close_day          -       ✓      ✓        -         -
     list_operators     ✓       ✓      ✓        -         -
     unlock_operator    ✓       ✓      ✓        -         -
     get_audit          ✓       ✓      ✓        -         -
@@ -41,6 +42,7 @@ PERMISSIONS: Mapping[str, frozenset[Role]] = {
     "read_totals": frozenset({_V, _A, _S, _O}),
     "open_shift": frozenset({_A, _S, _O}),
     "close_shift": frozenset({_A, _S, _O}),
+    "close_day": frozenset({_A, _S}),
     "list_operators": frozenset({_V, _A, _S}),
     "unlock_operator": frozenset({_V, _A, _S}),
     "get_audit": frozenset({_V, _A, _S}),

@@ -61,11 +61,12 @@ def run(args: argparse.Namespace) -> int:
 def component_problems(config: Config) -> list[str]:
     """Validate the tables that components own (`[rules]`, `[uplink]` …), collecting every problem."""
     from edge.config import ConfigError
+    from edge.housekeeping_config import housekeeping_settings
     from edge.rules_config import rules_settings
     from uplink.wiring import validate_uplink
 
     problems: list[str] = []
-    validators: list[Callable[[Config], object]] = [rules_settings, validate_uplink]
+    validators: list[Callable[[Config], object]] = [rules_settings, validate_uplink, housekeeping_settings]
     for validate in validators:
         try:
             validate(config)

@@ -28,6 +28,7 @@ from edge.auth.roles import allowed, may_manage
 from edge.auth.service import AuthService, LoginRefused, Session
 from edge.control import messages as m
 from edge.control.convert import AlarmAcknowledged, shift_message
+from edge.control.dayclose import DayCloseService, DayNotClosable
 from edge.control.shifts import ShiftRequestError, ShiftService
 from storage import operators as ops
 from storage.alarms import acknowledge_in
@@ -99,6 +100,7 @@ class Commands:
             "open_shift": self._open_shift,
             "close_shift": self._close_shift,
             "get_report": self._get_report,
+            "close_day": self._close_day,
             "list_shifts": self._list_shifts,
             "list_operators": self._list_operators,
             "add_operator": self._add_operator,
@@ -211,6 +213,35 @@ class Commands:
     async def _get_report(self, request: m.GetReport, session: Session) -> m.Reply:
         language = request.language or session.language
         return m.Report(report=await self.shifts.report(request.shift_id, language=language))
+
+    async def _close_day(self, request: m.CloseDay, session: Session) -> m.Reply:
+        from storage.reports.periods import PeriodError, parse_day
+        from storage.reports.render import report_text
+
+        service = getattr(self.station, "day_close", None)
+        if service is None:
+            service = DayCloseService(self.station, clock=self.clock)
+        try:
+            day = parse_day(request.day) if request.day else None
+        except PeriodError as exc:
+            raise CommandError(m.ErrorCode.BAD_REQUEST, str(exc)) from exc
+        try:
+            row = await service.close(session.username, session.role.value, day)
+        except DayNotClosable as exc:
+            raise CommandError(m.ErrorCode.CONFLICT, str(exc)) from exc
+        total = row.report.total
+        return m.DayClosed(
+            day=row.day.isoformat(),
+            closed_at=iso_instant(row.closed_at),
+            closed_by=row.closed_by,
+            records=total.count,
+            volume=total.volume,
+            amount=total.amount,
+            last_record_id=row.last_record_id,
+            digest=row.digest,
+            adjustments=row.adjustments,
+            text=report_text(row.report),
+        )
 
     async def _list_shifts(self, request: m.ListShifts, session: Session) -> m.Reply:
         rows = await self.shifts.recent(request.limit)

@@ -556,6 +556,23 @@ class Report(Reply):
 
 
 @dataclass(frozen=True, slots=True)
+class DayClosed(Reply):
+    """A business day closed: its frozen figures (count, volume 0.01 unit, amount fen) and report text."""
+
+    TYPE: ClassVar[str] = "day_closed"
+    day: str = ""
+    closed_at: str = ""
+    closed_by: str = ""
+    records: int = 0
+    volume: int = 0
+    amount: int = 0
+    last_record_id: int = 0
+    digest: str = ""
+    adjustments: int = 0
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Shifts(Reply):
     TYPE: ClassVar[str] = "shifts"
     shifts: tuple[ShiftView, ...] = ()
@@ -680,6 +697,15 @@ class GetReport(AuthRequest):
 
 
 @dataclass(frozen=True, slots=True)
+class CloseDay(AuthRequest):
+    """Close a business day (default: the last one that is over); refused with the reasons while a
+    shift is open or records of the day may still be in a dispenser."""
+
+    TYPE: ClassVar[str] = "close_day"
+    day: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ListShifts(AuthRequest):
     TYPE: ClassVar[str] = "list_shifts"
     limit: int = 20
@@ -751,6 +777,7 @@ REPLY_TYPES: tuple[type[Reply], ...] = (
     LoginOk,
     LoginChallenge,
     Report,
+    DayClosed,
     Shifts,
     Operators,
     Audit,
@@ -770,6 +797,7 @@ REQUEST_TYPES: tuple[type[Request], ...] = (
     OpenShift,
     CloseShift,
     GetReport,
+    CloseDay,
     ListShifts,
     ListOperators,
     AddOperator,

@@ -4,6 +4,7 @@ changed) and done for those that have it (audited as ok for state changes)."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -57,6 +58,19 @@ async def close_shift(station: Station) -> m.AuthRequest:
     return m.CloseShift()
 
 
+_closed_days = iter(range(1, 10_000))
+
+
+async def close_day(station: Station) -> m.AuthRequest:
+    """A past business day, a new one each time; no shift open, every dispenser answering."""
+    await _close_any_shift(station)
+    for sessions in station.sessions.values():
+        for session in sessions:
+            session.online = True
+    day = dt.date(2001, 1, 1) + dt.timedelta(days=next(_closed_days))
+    return m.CloseDay(day=day.isoformat())
+
+
 async def get_report(station: Station) -> m.AuthRequest:
     await _open_shift(station)
     return m.GetReport()
@@ -104,6 +118,7 @@ COMMANDS: dict[str, Prepare] = {
     "read_totals": read_totals,
     "open_shift": open_shift,
     "close_shift": close_shift,
+    "close_day": close_day,
     "list_operators": simple(m.ListOperators()),
     "unlock_operator": unlock_operator,
     "get_audit": simple(m.GetAudit()),
@@ -112,8 +127,8 @@ COMMANDS: dict[str, Prepare] = {
     "logout": simple(m.Logout()),  # last: it ends the session
 }
 STATE_CHANGING = {
-    "set_password", "ack_alarm", "read_totals", "open_shift", "close_shift", "unlock_operator", "lock_operator",
-    "add_operator", "logout",
+    "set_password", "ack_alarm", "read_totals", "open_shift", "close_shift", "close_day", "unlock_operator",
+    "lock_operator", "add_operator", "logout",
 }  # fmt: skip
 
 

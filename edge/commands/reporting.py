@@ -1,0 +1,133 @@
+"""What `station report` and `station query` share: the source database, the reader, the output.
+
+Layer: edge (CLI shell over `storage.reports`). The database comes from `--config` (its
+`storage.database`, `[reports] day_boundary`, product names and the archive database) or from `--db`
+(with `--day-boundary`, no product names). Reads are read-only (safe while the daemon runs). Output goes to
+stdout, or to `--output FILE` written beside it and renamed when complete; `--format xlsx` needs a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from storage.reports.core import Names
+from storage.reports.periods import DayBoundary
+
+if TYPE_CHECKING:
+    from storage.reports.query import ReportReader
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+FORMATS = ("text", "csv", "xlsx", "json")
+
+
+class UsageError(Exception):
+    """Bad arguments or a source that cannot be opened (exit status 2)."""
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--config", type=Path, help="station TOML configuration (database, day boundary, products)"
+    )
+    source.add_argument("--db", type=Path, help="the SQLite database file itself")
+    parser.add_argument(
+        "--archive", type=Path, help="archive database to read too (default: the configured one)"
+    )
+    parser.add_argument(
+        "--day-boundary", help="business day start HH:MM (default: [reports] day_boundary, else 00:00)"
+    )
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
+    parser.add_argument("--output", "-o", type=Path, help="write to this file (atomically) instead of stdout")
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    database: Path
+    archive: Path | None
+    boundary: DayBoundary
+    names: Names
+    station: str
+
+
+def source_of(args: argparse.Namespace) -> Source:
+    from edge.config import ConfigError, load_config
+    from storage.reports.periods import PeriodError
+
+    try:
+        boundary = DayBoundary.parse(args.day_boundary) if args.day_boundary else None
+    except PeriodError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.db is not None:
+        return Source(Path(args.db), args.archive, boundary or DayBoundary(), Names(), "")
+    from edge.housekeeping_config import housekeeping_settings
+
+    try:
+        config = load_config(args.config)
+        settings = housekeeping_settings(config)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    names = Names(
+        products={p.g_code: p.name for p in config.products},
+        units={p.g_code: p.unit for p in config.products},
+    )
+    return Source(
+        config.storage.database,
+        args.archive or settings.archive_database,
+        boundary or settings.day_boundary,
+        names,
+        config.station.id,
+    )
+
+
+@contextlib.contextmanager
+def open_reader(args: argparse.Namespace) -> Iterator[ReportReader]:
+    """A `storage.reports.query.ReportReader` over the source (closed afterwards)."""
+    from storage.db import open_readonly
+    from storage.errors import DatabaseNotFoundError, StorageError
+    from storage.reports.query import ReportReader
+
+    src = source_of(args)
+    try:
+        conn = open_readonly(src.database)
+    except DatabaseNotFoundError as exc:
+        raise UsageError(f"{exc} (is storage.database right? has the daemon ever run?)") from exc
+    except StorageError as exc:
+        raise UsageError(f"cannot open {src.database}: {exc}") from exc
+    try:
+        yield ReportReader(
+            conn, station=src.station, boundary=src.boundary, names=src.names, archive=src.archive
+        )
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def text_output(path: Path | None) -> Iterator[TextIO]:
+    """stdout, or a temporary file beside `path` renamed over it only when everything was written."""
+    if path is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    temp = path.with_name(f".{path.name}.partial")
+    try:
+        with temp.open("w", encoding="utf-8", newline="") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def fail(command: str, message: str, status: int = EXIT_USAGE) -> int:
+    print(f"station {command}: error: {message}", file=sys.stderr)
+    return status

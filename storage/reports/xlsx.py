@@ -1,0 +1,76 @@
+"""Reports and listings as XLSX workbooks, streamed (XlsxWriter `constant_memory`: one row in memory).
+
+Layer: storage (file writer, no SQL). The first row of a sheet holds each column's header with its unit
+and type (`Amount [fen, int]`, as in CSV); figures are written as exact integers (number format `0`),
+text as text. The file is written beside the target and renamed over it only when complete.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+
+from storage.reports import labels as L
+from storage.reports.core import Report
+from storage.reports.render import section_rows
+
+SHEET_REPORT = "report"
+SHEET_ROWS = "rows"
+
+
+def _write_sheet(book: Any, name: str, columns: Sequence[L.Column], rows: Iterable[Sequence[Any]]) -> int:
+    sheet = book.add_worksheet(name)
+    head = book.add_format({"bold": True})
+    integer = book.add_format({"num_format": "0"})
+    for col, c in enumerate(columns):
+        sheet.write_string(0, col, c.heading, head)
+        sheet.set_column(col, col, max(10, min(40, len(c.heading) + 2)))
+    ints = [c.type == "int" for c in columns]
+    n = 0
+    for n, row in enumerate(rows, start=1):
+        for col, value in enumerate(row):
+            if value is None or value == "":
+                continue
+            if ints[col] and isinstance(value, int):
+                sheet.write_number(n, col, value, integer)
+            else:
+                sheet.write_string(n, col, str(value))
+    sheet.freeze_panes(1, 0)
+    return n
+
+
+def _publish(path: Path, build: Any) -> int:
+    path = Path(path)
+    temp = path.with_name(f".{path.name}.partial")
+    temp.unlink(missing_ok=True)
+    try:
+        book = xlsxwriter.Workbook(str(temp), {"constant_memory": True, "strings_to_numbers": False})
+        try:
+            n = int(build(book))
+        finally:
+            book.close()
+        fd = os.open(temp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    return n
+
+
+def write_report(path: Path, report: Report) -> int:
+    """The report's sections (`labels.SECTION_COLUMNS`) in one sheet; returns the rows written."""
+    return _publish(
+        path, lambda book: _write_sheet(book, SHEET_REPORT, L.SECTION_COLUMNS, section_rows(report))
+    )
+
+
+def write_rows(path: Path, columns: Sequence[L.Column], rows: Iterable[Sequence[Any]]) -> int:
+    """A listing (records, statement, greys …), streamed; returns the rows written."""
+    return _publish(path, lambda book: _write_sheet(book, SHEET_ROWS, columns, rows))
