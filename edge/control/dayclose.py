@@ -15,8 +15,10 @@ frozen figures, adjustments, the audit row and the message for the centre — is
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 from edge.events import NozzleState, NozzleStatus, SaleStored
@@ -37,6 +39,8 @@ BUSY = (NozzleState.NOZZLE_UP, NozzleState.FUELLING, NozzleState.FINISHED)
 NOT_RECORD_KINDS = (5, 6, 8)
 """Records that do not end a sale (duty, price receipt)."""
 TRACK_QUEUE_LIMIT = 4096
+FAULT_PAUSE_ENV = "STATION_FAULT_CLOSE_PAUSE_S"
+"""Fault injection for the crash tests: seconds to pause inside the closing transaction, before COMMIT."""
 NozzleKey = tuple[str, int, int]
 
 
@@ -169,6 +173,10 @@ class DayCloseService:
                     figures_json(row.report),
                 )
                 await enqueue_in(tx, [message], now=now)
+            pause_s = float(os.environ.get(FAULT_PAUSE_ENV) or 0)
+            if pause_s > 0:
+                log.warning("daily close of %s: pausing %.1f s before COMMIT (%s)", period.name, pause_s, FAULT_PAUSE_ENV)
+                await asyncio.sleep(pause_s)
         log.info(
             "business day %s closed by %s: %d records, amount %d fen (records up to id %d)",
             period.name, actor, row.report.total.count, row.report.total.amount, row.last_record_id,
