@@ -71,15 +71,9 @@ def test_backup_while_selling_holds_every_acknowledged_record_and_restores_the_c
         lambda: len(ledger_acks(station.ledger_events())) >= more, 120, "sales to go on after the backup"
     )
 
-    sets = (
-        sorted((station.dir / "data" / "backups").iterdir())
-        if (station.dir / "data" / "backups").exists()
-        else []
-    )
-    if not sets:
-        from edge.config import load_config
+    from edge.config import load_config
 
-        sets = sorted((load_config(station.config).storage.database.parent / "backups").iterdir())
+    sets = sorted((load_config(station.config).storage.database.parent / "backups").iterdir())
     backup = sets[-1]
     copy = sqlite3.connect(f"{(backup / 'station.db').as_uri()}?mode=ro", uri=True)
     try:
