@@ -7,6 +7,7 @@ that they agree. Requests not listed here need no session (hello, subscribe, log
     whoami, logout     ✓       ✓      ✓        ✓         ✓
     set_password       ✓       ✓      ✓        ✓         ✓      (own; another's: manage rule below)
     get_report         ✓       ✓      ✓        ✓         ✓
+    get_period_report  ✓       ✓      ✓        ✓         ✓
     list_shifts        ✓       ✓      ✓        ✓         ✓
     ack_alarm          ✓       ✓      ✓        ✓         -
     read_totals        ✓       ✓      ✓        ✓         -
@@ -37,6 +38,7 @@ PERMISSIONS: Mapping[str, frozenset[Role]] = {
     "logout": frozenset({_V, _A, _S, _O, _R}),
     "set_password": frozenset({_V, _A, _S, _O, _R}),
     "get_report": frozenset({_V, _A, _S, _O, _R}),
+    "get_period_report": frozenset({_V, _A, _S, _O, _R}),
     "list_shifts": frozenset({_V, _A, _S, _O, _R}),
     "ack_alarm": frozenset({_V, _A, _S, _O}),
     "read_totals": frozenset({_V, _A, _S, _O}),

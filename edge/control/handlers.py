@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-READ_ONLY = frozenset({"whoami", "get_report", "list_shifts", "list_operators", "get_audit"})
+READ_ONLY = frozenset({"whoami", "get_report", "get_period_report", "list_shifts", "list_operators", "get_audit"})
 
 
 class CommandError(Exception):
@@ -101,6 +101,7 @@ class Commands:
             "close_shift": self._close_shift,
             "get_report": self._get_report,
             "close_day": self._close_day,
+            "get_period_report": self._get_period_report,
             "list_shifts": self._list_shifts,
             "list_operators": self._list_operators,
             "add_operator": self._add_operator,
@@ -213,6 +214,14 @@ class Commands:
     async def _get_report(self, request: m.GetReport, session: Session) -> m.Reply:
         language = request.language or session.language
         return m.Report(report=await self.shifts.report(request.shift_id, language=language))
+
+    async def _get_period_report(self, request: m.GetPeriodReport, session: Session) -> m.Reply:
+        from edge.control.reports import ReportRequestError, period_report
+
+        try:
+            return await period_report(self.station, request.kind, request.value, request.by, now=self.clock())
+        except ReportRequestError as exc:
+            raise CommandError(m.ErrorCode.BAD_REQUEST, str(exc)) from exc
 
     async def _close_day(self, request: m.CloseDay, session: Session) -> m.Reply:
         from storage.reports.periods import PeriodError, parse_day

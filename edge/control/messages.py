@@ -596,6 +596,44 @@ class Totals(Reply):
     readings: tuple[TotalsReading, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class ReportLine:
+    """One row of a period report (or a section's total: empty key)."""
+
+    key: str = ""
+    label: str = ""
+    unit: str = ""
+    count: int = 0
+    volume: int = 0
+    amount: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSectionView:
+    dimension: str
+    title: str = ""
+    rows: tuple[ReportLine, ...] = ()
+    total: ReportLine = ReportLine()
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodReport(Reply):
+    """A day / month / year report: exact integers (count, volume 0.01 unit, amount fen) and its text."""
+
+    TYPE: ClassVar[str] = "period_report"
+    kind: str = "day"
+    name: str = ""
+    start: str = ""
+    end: str = ""
+    station: str = ""
+    total: ReportLine = ReportLine()
+    sections: tuple[ReportSectionView, ...] = ()
+    closed_at: str = ""
+    closed_by: str = ""
+    verified: bool = False
+    text: str = ""
+
+
 # --- requests -------------------------------------------------------------------------------------
 
 
@@ -697,6 +735,17 @@ class GetReport(AuthRequest):
 
 
 @dataclass(frozen=True, slots=True)
+class GetPeriodReport(AuthRequest):
+    """The report of a business day (`value` YYYY-MM-DD), month (YYYY-MM) or year (YYYY); empty `value`:
+    the current one. `by`: breakdowns (default product, payment and by time: hour / day / month)."""
+
+    TYPE: ClassVar[str] = "get_period_report"
+    kind: str = "day"
+    value: str = ""
+    by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class CloseDay(AuthRequest):
     """Close a business day (default: the last one that is over); refused with the reasons while a
     shift is open or records of the day may still be in a dispenser."""
@@ -777,6 +826,7 @@ REPLY_TYPES: tuple[type[Reply], ...] = (
     LoginOk,
     LoginChallenge,
     Report,
+    PeriodReport,
     DayClosed,
     Shifts,
     Operators,
@@ -797,6 +847,7 @@ REQUEST_TYPES: tuple[type[Request], ...] = (
     OpenShift,
     CloseShift,
     GetReport,
+    GetPeriodReport,
     CloseDay,
     ListShifts,
     ListOperators,

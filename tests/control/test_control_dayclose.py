@@ -91,6 +91,11 @@ async def test_refusals_name_what_is_in_the_way_then_the_close_freezes_the_day(
     assert "DAY REPORT  2026-11-21" in reply.text
     again = await close(client, token)
     assert isinstance(again, m.Error) and "already closed" in again.message
+    report = await client.request(m.GetPeriodReport(token=token, kind="day", value="2026-11-21"))
+    assert isinstance(report, m.PeriodReport) and report.closed_by == "senior1" and report.verified
+    assert (report.total.count, report.total.volume, report.total.amount) == (4, 1_500, 11_500)
+    payments = next(s for s in report.sections if s.dimension == "payment")
+    assert {r.key: r.amount for r in payments.rows} == {"cash": 9_500, "ticket": 2_000}
 
     # frozen: the database refuses an edit
     with pytest.raises(StorageError):

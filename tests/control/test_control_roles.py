@@ -119,6 +119,7 @@ COMMANDS: dict[str, Prepare] = {
     "open_shift": open_shift,
     "close_shift": close_shift,
     "close_day": close_day,
+    "get_period_report": simple(m.GetPeriodReport(kind="month", value="2026-11")),
     "list_operators": simple(m.ListOperators()),
     "unlock_operator": unlock_operator,
     "get_audit": simple(m.GetAudit()),

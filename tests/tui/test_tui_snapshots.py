@@ -94,6 +94,20 @@ async def test_handover_dialog(
         assert_snapshot(app, named("handover", language))
 
 
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_reports_screen(daemon: FakeDaemon, socket_path: Path, size: tuple[int, int]) -> None:
+    """The period reports: picker line, main figures, by product / payment, bar chart by hour."""
+    from tui.screens.reports import ReportsScreen
+
+    app = make_app(socket_path)
+    async with app.run_test(size=size) as pilot:
+        await logged_in(pilot)
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, ReportsScreen) and app.screen.report is not None)
+        await pilot.pause()
+        assert_snapshot(app, "reports_day")
+
+
 @languages
 @pytest.mark.parametrize("fake_options", [{"snapshot": big_snapshot(64)}])
 async def test_sixty_four_nozzles_at_160x48(daemon: FakeDaemon, socket_path: Path, language: str) -> None:
@@ -116,3 +130,25 @@ async def test_sixty_four_nozzles_at_160x48(daemon: FakeDaemon, socket_path: Pat
         await until(pilot, lambda: not grid.has_class("-compact"))
         await pilot.pause()
         assert_snapshot(app, named("station_64_nozzles_full", language))
+
+
+
+async def test_reports_screen_period_picker(daemon: FakeDaemon, socket_path: Path) -> None:
+    """← / → move by one period, d / m / y change its kind; each asks the daemon for that report."""
+    from edge.control import messages as m
+    from tui.screens.reports import ReportsScreen, shift_period
+
+    app = make_app(socket_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await logged_in(pilot)
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, ReportsScreen) and app.screen.report is not None)
+        await pilot.press("right")
+        await until(pilot, lambda: app.screen.report is not None and app.screen.report.name == "2026-11-22")  # type: ignore[attr-defined]
+        request = await daemon.wait_request(m.GetPeriodReport)
+        assert (request.kind, request.value) == ("day", "2026-11-22")  # type: ignore[attr-defined]
+        await pilot.press("m")
+        await until(pilot, lambda: app.screen.report is not None and app.screen.report.kind == "month")  # type: ignore[attr-defined]
+        await pilot.press("left")
+        await until(pilot, lambda: app.screen.report is not None and app.screen.report.name == "2026-10")  # type: ignore[attr-defined]
+    assert shift_period("month", "2026-01", -1) == "2025-12" and shift_period("year", "2026", 1) == "2027"

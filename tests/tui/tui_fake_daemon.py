@@ -103,6 +103,42 @@ def big_snapshot(count: int = 64) -> m.Snapshot:
     return dataclasses.replace(station_snapshot(), nozzles=nozzles)
 
 
+def canned_period_report(kind: str, value: str) -> m.PeriodReport:
+    """A day report of two products, three payment modes and sales over the day's hours."""
+    name = value or {"day": "2026-11-21", "month": "2026-11", "year": "2026"}[kind]
+
+    def line(key: str, label: str, count: int, volume: int, amount: int, unit: str = "") -> m.ReportLine:
+        return m.ReportLine(key, label, unit, count, volume, amount)
+
+    total = line("", "TOTAL", 57, 182_450, 1_392_300)
+    products = (
+        line("0092", "0092 92#", 41, 131_000, 982_500, "L"),
+        line("0095", "0095 95#", 16, 51_450, 409_800, "L"),
+    )
+    payments = (
+        line("bank_card", "bank_card", 9, 30_000, 231_000),
+        line("cash", "cash", 30, 95_450, 721_300),
+        line("grey_unpaid", "grey_unpaid", 2, 4_000, 30_000),
+        line("ticket", "ticket", 16, 53_000, 410_000),
+    )
+    hours = tuple(
+        line(f"{h:02d}", f"{h:02d}", n, n * 3_200, n * 24_426)
+        for h, n in zip(range(6, 20), (1, 2, 4, 6, 5, 3, 4, 7, 6, 5, 4, 5, 3, 2), strict=True)
+    )
+    section = m.ReportSectionView
+    return m.PeriodReport(
+        kind=kind, name=name, start=f"{name}T06:00:00" if kind == "day" else "2026-11-01T06:00:00",
+        end="2026-11-22T06:00:00" if kind == "day" else "2026-12-01T06:00:00", station="TEST-0001", total=total,
+        sections=(
+            section("product", "By product", products, total),
+            section("payment", "By payment mode", payments, total),
+            section("hour", "By hour", hours, total),
+        ),
+        closed_at="2026-11-22T06:05:00+00:00" if kind == "day" else "", closed_by="senior1", verified=True,
+        text="DAY REPORT\n",
+    )  # fmt: skip
+
+
 def canned_report(
     shift_id: int, by: str, handed_to: str, *, final: bool = True, language: str = ""
 ) -> m.ShiftReport:
@@ -316,6 +352,8 @@ class FakeDaemon:
                 return m.Report(report=report)
             case m.GetReport(language=language):
                 return m.Report(report=canned_report(self.shift_id, "", "", final=False, language=language))
+            case m.GetPeriodReport(kind=kind, value=value):
+                return canned_period_report(kind, value)
             case m.ReadTotals():
                 return m.Totals(readings=(m.TotalsReading("bus1", 1, 1, 103_500, T, True),))
             case m.Ping():

@@ -45,6 +45,7 @@ ACTION_PERMISSIONS = {
     "close_shift": "close_shift",
     "report": "get_report",
     "read_totals": "read_totals",
+    "reports": "get_period_report",
 }
 
 
@@ -55,6 +56,7 @@ class MainScreen(Screen[None]):
         Binding("c", "close_shift", N_("Hand over")),
         Binding("r", "report", N_("Report")),
         Binding("t", "read_totals", N_("Totals")),
+        Binding("p", "reports", N_("Reports"), show=False),
         Binding("ctrl+l", "logout", N_("Logout")),
         Binding("f2", "app.switch_language", N_("中文"), show=False),  # shown in the status bar
         Binding("ctrl+q", "app.quit", N_("Quit")),
@@ -213,6 +215,11 @@ class MainScreen(Screen[None]):
 
     def action_report(self) -> None:
         self.command(m.GetReport(language=language()), "")
+
+    def action_reports(self) -> None:
+        from tui.screens.reports import ReportsScreen
+
+        self.app.push_screen(ReportsScreen())
 
     def action_read_totals(self) -> None:
         self.command(m.ReadTotals(), _("Totals read"), tab="shift")

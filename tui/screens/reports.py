@@ -1,0 +1,152 @@
+"""The reports screen: a period picker, the period's main figures, sales by product and payment, and a
+bar chart of sales by hour (day), day (month) or month (year).
+
+Layer: tui. Reads `get_period_report` from the daemon (the figures are the daemon's, exact integers);
+draws them at 80×24. Keys: `d` / `m` / `y` day, month, year; `←` / `→` previous / next period; `b` chart
+by product instead of by time; `escape` back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from edge.control import messages as m
+from tui.client import NotConnected
+from tui.format import centi, money
+from tui.widgets.barchart import BarChart
+
+if TYPE_CHECKING:
+    from tui.app import StationApp
+
+KIND_WORDS = {"day": "Day", "month": "Month", "year": "Year"}
+TIME_SECTION = {"day": "hour", "month": "day", "year": "month"}
+
+
+def shift_period(kind: str, name: str, step: int) -> str:
+    """The period `step` periods after `name` (pure): day ±1 day, month ±1 month, year ±1 year."""
+    if kind == "day":
+        return (dt.date.fromisoformat(name) + dt.timedelta(days=step)).isoformat()
+    if kind == "month":
+        year, month = (int(p) for p in name.split("-"))
+        index = year * 12 + month - 1 + step
+        return f"{index // 12:04d}-{index % 12 + 1:02d}"
+    return f"{int(name) + step:04d}"
+
+
+class ReportsScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("d", "kind('day')", "Day"),
+        Binding("m", "kind('month')", "Month"),
+        Binding("y", "kind('year')", "Year"),
+        Binding("left", "step(-1)", "Previous"),
+        Binding("right", "step(1)", "Next"),
+        Binding("b", "toggle_chart", "Chart by product/time"),
+    ]
+
+    def __init__(self, kind: str = "day", value: str = "") -> None:
+        super().__init__()
+        self.kind = kind
+        self.value = value
+        self.report: m.PeriodReport | None = None
+        self.chart_by_product = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="reports-box"):
+            yield Static("", id="reports-period", markup=False)
+            yield Static("", id="reports-state", markup=False)
+            yield Static("", id="reports-figures", markup=False)
+            with Horizontal(id="reports-body"):
+                yield DataTable(id="reports-table", cursor_type="row", zebra_stripes=True)
+                yield BarChart(id="reports-chart")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#reports-table", DataTable)
+        table.add_columns("Item", "N", "Volume", "Amount")
+        self.load()
+
+    @property
+    def station_app(self) -> StationApp:
+        return self.app  # type: ignore[return-value]
+
+    @work(exclusive=True, group="reports")
+    async def load(self) -> None:
+        self.query_one("#reports-period", Static).update(
+            f"{KIND_WORDS[self.kind]} {self.value or '(current)'} …"
+        )
+        try:
+            reply = await self.station_app.send_command(m.GetPeriodReport(kind=self.kind, value=self.value))
+        except (NotConnected, TimeoutError):
+            self.notify("No answer from the daemon.", severity="error")
+            return
+        if isinstance(reply, m.Error):
+            self.notify(f"{reply.code.upper()}: {reply.message}", severity="error", timeout=8)
+            return
+        if isinstance(reply, m.PeriodReport):
+            self.show(reply)
+
+    def show(self, report: m.PeriodReport) -> None:
+        self.report = report
+        self.value = report.name
+        state = (
+            f"closed {report.closed_at[:16].replace('T', ' ')} by {report.closed_by}"
+            + ("" if report.verified else " — FIGURES DIFFER")
+            if report.closed_at
+            else ("not closed" if report.kind == "day" else "")
+        )
+        start, end = report.start.replace("T", " ")[:16], report.end.replace("T", " ")[:16]
+        self.query_one("#reports-period", Static).update(
+            f"{KIND_WORDS.get(report.kind, report.kind)} {report.name}   {start} – {end}   ←/→ d m y"
+        )
+        self.query_one("#reports-state", Static).update(state)
+        t = report.total
+        self.query_one("#reports-figures", Static).update(
+            f"Sales {t.count}   Volume {centi(t.volume)}   Amount {money(t.amount)}"
+        )
+        table = self.query_one("#reports-table", DataTable)
+        table.clear()
+        for section in report.sections:
+            if section.dimension == TIME_SECTION.get(report.kind):
+                continue
+            table.add_row(Text(section.title, style="bold"), "", "", "")
+            for r in section.rows:
+                table.add_row(
+                    Text(r.label[:16]),
+                    Text(str(r.count), justify="right"),
+                    Text(centi(r.volume), justify="right"),
+                    Text(centi(r.amount), justify="right"),
+                )
+        self._chart()
+
+    def _chart(self) -> None:
+        if self.report is None:
+            return
+        wanted = "product" if self.chart_by_product else TIME_SECTION.get(self.report.kind, "hour")
+        section = next((s for s in self.report.sections if s.dimension == wanted), None)
+        rows = section.rows if section is not None else ()
+        title = f"Amount (¥) {section.title.lower() if section else ''}"
+        items = [(r.label, r.amount, centi(r.amount)) for r in rows]
+        self.query_one("#reports-chart", BarChart).show(title, items)
+
+    def action_kind(self, kind: str) -> None:
+        self.kind, self.value = kind, ""
+        self.load()
+
+    def action_step(self, step: int) -> None:
+        if self.report is not None:
+            self.value = shift_period(self.kind, self.report.name, step)
+            self.load()
+
+    def action_toggle_chart(self) -> None:
+        self.chart_by_product = not self.chart_by_product
+        self._chart()
