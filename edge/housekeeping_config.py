@@ -6,7 +6,6 @@ optional. Relative folders and files are beside the database. Reference: docs/co
 
     [reports]
     day_boundary = "06:00"          a business day starts at this station-local time (HH:MM[:SS])
-    close_roles = ["admin", "senior"]   who may close a business day (daily close)
 
     [housekeeping]
     backup_dir = "backups"          where `station backup` and the daemon put backup sets
@@ -31,10 +30,8 @@ DEFAULT_BACKUP_DIR: Final = "backups"
 DEFAULT_ARCHIVE: Final = "archive.db"
 DEFAULT_BACKUP_KEEP: Final = 7
 DEFAULT_ARCHIVE_AFTER_DAYS: Final = 90
-CLOSE_ROLES: Final = ("vendor", "admin", "senior", "operator", "readonly")
-DEFAULT_CLOSE_ROLES: Final = ("admin", "senior")
 
-_REPORT_KEYS: Final = frozenset({"day_boundary", "close_roles"})
+_REPORT_KEYS: Final = frozenset({"day_boundary"})
 _HOUSE_KEYS: Final = frozenset(
     {"backup_dir", "backup_keep", "backup_at", "archive_database", "archive_at", "archive_after_days"}
 )
@@ -44,8 +41,6 @@ _HOUSE_KEYS: Final = frozenset(
 class HousekeepingSettings:
     day_boundary: DayBoundary = field(default_factory=DayBoundary)
     """When a business day starts (station local time)."""
-    close_roles: tuple[str, ...] = DEFAULT_CLOSE_ROLES
-    """Operator roles allowed to close a business day."""
     backup_dir: Path = Path(DEFAULT_BACKUP_DIR)
     """Folder of backup sets."""
     backup_keep: int = DEFAULT_BACKUP_KEEP
@@ -109,15 +104,8 @@ def parse_housekeeping(
     rp = table(reports, "reports", _REPORT_KEYS)
     hk = table(house, "housekeeping", _HOUSE_KEYS)
     boundary = time_of_day(rp, "reports", "day_boundary", False) or DayBoundary()
-    roles = rp.get("close_roles", list(DEFAULT_CLOSE_ROLES))
-    if not isinstance(roles, list) or not roles or not all(r in CLOSE_ROLES for r in roles):
-        problems.append(
-            f"{source}: reports.close_roles: must be a list of roles from {', '.join(CLOSE_ROLES)}, got {roles!r}"
-        )
-        roles = list(DEFAULT_CLOSE_ROLES)
     settings = HousekeepingSettings(
         day_boundary=boundary,
-        close_roles=tuple(roles),
         backup_dir=path(hk, "housekeeping", "backup_dir", DEFAULT_BACKUP_DIR),
         backup_keep=count(hk, "housekeeping", "backup_keep", DEFAULT_BACKUP_KEEP, 1, 1000),
         backup_at=time_of_day(hk, "housekeeping", "backup_at", True),

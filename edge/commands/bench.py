@@ -97,6 +97,15 @@ BENCHES: dict[str, Bench] = {
         "control API fan-out to viewers and how fast the TUI follows a 64-nozzle burst",
         (SECONDS, Option("--clients", "clients", int, 4, "subscribed viewers (default %(default)s)")),
     ),
+    "report": Bench(
+        "bench.report",
+        "month report over 1 000 000 records (target < 2 s) and XLSX export of 100 000 rows (target < 10 s, "
+        "RSS < 150 MB)",
+        (
+            Option("--records", "records", int, 1_000_000, "records in the month (default %(default)s)"),
+            Option("--xlsx-rows", "xlsx_rows", int, 100_000, "rows exported to XLSX (default %(default)s)"),
+        ),
+    ),
     "drain": Bench(
         "bench.drain_poll",
         "drain of an outbox backlog to a local mosquitto at QoS 1 (target 100 000 in < 60 s), raw paho for "
