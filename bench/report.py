@@ -1,8 +1,10 @@
 """Report benchmark: a month report over 1 000 000 records, and the XLSX export of 100 000 rows.
 
-Builds (untimed) a real station database with `records` counted records spread over one month (three
-products, sixteen nozzles, eight employees, every payment mode, some grey and cash records) with the
-packaged migrations, then, each in a fresh process so the figures are that operation's alone:
+Builds (untimed) a real station database with `records` counted records spread over one month, as a
+busy station makes them (three products on sixteen nozzles of eight dispensers, two shifts of four
+attendants, cash / ticket / credit / bank card, some grey and cash records), inserted through the
+packaged schema (its triggers included), then, each in a fresh process so the figures are that
+operation's alone:
 
 - `month_report_s`: `station report month` with the default breakdowns and by day (target < 2 s);
 - `xlsx_s`, `xlsx_rss_mb`: `station query records --format xlsx` of `xlsx_rows` rows, streamed
@@ -66,10 +68,13 @@ def _build(path: Path, records: int, seed: int = 14) -> None:
             dispenser = rng.randrange(1, 9)
             nzn = rng.randrange(1, 3) + 2 * (dispenser - 1)
             vol = rng.randrange(500, 6000)
+            hour = (6 + off // 3600) % 24
+            emp = (dispenser - 1) % 4 + 1 + 4 * (hour >= 14)  # two shifts of four attendants
+            pay = rng.choices((0, 1, 2, 3), (50, 10, 5, 35))[0]
+            card = "01" if kind != 7 else "00"
             rows.append((
-                "bus1", dispenser, ttc, 0x10 | kind, kind, t, t, f"100001{rng.randrange(10**14):014d}", 100_000,
-                vol * 75 // 10, 7, 0, rng.randrange(4) << 4, nzn, products[nzn % 3], vol, 750, rng.randrange(1, 9),
-                0, 0, raw, received,
+                "bus1", dispenser, ttc, 0x10 | kind, kind, t, t, f"1000{card}{rng.randrange(10**14):014d}", 100_000,
+                vol * 75 // 10, 7, 0, pay << 4, nzn, products[nzn % 3], vol, 750, emp, 0, 0, raw, received,
             ))  # fmt: skip
         conn.executemany(sql, rows)
         conn.commit()

@@ -54,3 +54,38 @@ CREATE TABLE archived_days (
     records     INTEGER NOT NULL,                     -- rows moved (conflict copies included)
     archive     TEXT    NOT NULL                      -- archive file name at the time
 ) WITHOUT ROWID;
+
+-- Counted records summed per hour of event time and per every report dimension, kept by a trigger in the
+-- record's own transaction (a record is never updated, and the archive's deletes do not touch this
+-- table): reports over whole hours read this instead of every record, and check it against the records.
+CREATE TABLE report_hours (
+    hour      TEXT    NOT NULL,                   -- substr(event_time, 1, 13): 'YYYY-MM-DDTHH', station local
+    line      TEXT    NOT NULL,
+    dispenser INTEGER NOT NULL,
+    nzn       INTEGER NOT NULL,
+    g_code    TEXT    NOT NULL,
+    emp       INTEGER NOT NULL,
+    kind      INTEGER NOT NULL,
+    pay       INTEGER NOT NULL,                   -- UNIT b7..b4
+    card_kind TEXT    NOT NULL,                   -- ASN digits 5-6 of a 20-digit card number, else ''
+    count     INTEGER NOT NULL,
+    volume    INTEGER NOT NULL,                   -- dispensed (kinds 0, 1, 7, 9), 0.01 unit
+    amount    INTEGER NOT NULL,                   -- fen
+    PRIMARY KEY (hour, line, dispenser, nzn, g_code, emp, kind, pay, card_kind)
+) WITHOUT ROWID;
+CREATE TRIGGER report_hours_add AFTER INSERT ON transactions
+WHEN NEW.conflict_of IS NULL AND NEW.kind IN (0, 1, 3, 4, 7, 9)
+BEGIN
+    INSERT INTO report_hours (hour, line, dispenser, nzn, g_code, emp, kind, pay, card_kind, count, volume, amount)
+    VALUES (substr(NEW.event_time, 1, 13), NEW.line, NEW.dispenser, NEW.nzn, NEW.g_code, NEW.emp, NEW.kind,
+            (NEW.unit >> 4) & 15, CASE WHEN length(NEW.asn) = 20 THEN substr(NEW.asn, 5, 2) ELSE '' END, 1,
+            CASE WHEN NEW.kind IN (0, 1, 7, 9) THEN NEW.vol ELSE 0 END, NEW.amn)
+    ON CONFLICT (hour, line, dispenser, nzn, g_code, emp, kind, pay, card_kind) DO UPDATE SET
+        count = count + 1, volume = volume + excluded.volume, amount = amount + excluded.amount;
+END;
+INSERT INTO report_hours (hour, line, dispenser, nzn, g_code, emp, kind, pay, card_kind, count, volume, amount)
+SELECT substr(event_time, 1, 13), line, dispenser, nzn, g_code, emp, kind, (unit >> 4) & 15,
+       CASE WHEN length(asn) = 20 THEN substr(asn, 5, 2) ELSE '' END, count(*),
+       sum(CASE WHEN kind IN (0, 1, 7, 9) THEN vol ELSE 0 END), sum(amn)
+FROM transactions WHERE conflict_of IS NULL AND kind IN (0, 1, 3, 4, 7, 9)
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;

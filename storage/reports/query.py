@@ -16,6 +16,7 @@ The daemon's daily close builds the same statements inside its transaction (`cub
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from storage.reports.core import (
     build_report,
     check_dimensions,
     figures_json,
+    total_of,
 )
 from storage.reports.periods import DayBoundary, Period, day_period
 
@@ -48,6 +50,8 @@ JOURNAL_COLUMNS = (
 )  # fmt: skip
 """The journal columns the archive keeps and the reports read (both databases have them)."""
 
+log = logging.getLogger(__name__)
+
 _COUNTED = ", ".join(str(k) for k in COUNTED_KINDS)
 _DISPENSED = ", ".join(str(k) for k in DISPENSED_KINDS)
 _FIGURES = (
@@ -55,19 +59,22 @@ _FIGURES = (
 )
 _CARD_KIND = "CASE WHEN length(asn) = 20 THEN substr(asn, 5, 2) ELSE '' END"
 
-# dimension → the cube columns it needs (name, SQL expression; `:mod` is the day-boundary modifier)
-_NEEDS: Mapping[str, tuple[tuple[str, str], ...]] = {
-    "product": (("g_code", "g_code"),),
-    "nozzle": (("line", "line"), ("dispenser", "dispenser"), ("nzn", "nzn"), ("g_code", "g_code")),
-    "dispenser": (("line", "line"), ("dispenser", "dispenser")),
-    "employee": (("emp", "emp"),),
-    "payment": (("kind", "kind"), ("pay", "(unit >> 4) & 15")),
-    "mode": (("kind", "kind"),),
-    "card_kind": (("card_kind", _CARD_KIND),),
-    "day": (("day", "date(event_time, :mod)"),),
-    "month": (("month", "substr(date(event_time, :mod), 1, 7)"),),
-    "hour": (("hour", "substr(event_time, 12, 2)"),),
-}
+# dimension → the cube columns it needs: (name, over the records, over `report_hours`); `:mod` is the
+# day-boundary modifier
+_NEEDS: Mapping[str, tuple[tuple[str, str, str], ...]] = {
+    "product": (("g_code", "g_code", "g_code"),),
+    "nozzle": (("line", "line", "line"), ("dispenser", "dispenser", "dispenser"), ("nzn", "nzn", "nzn"),
+               ("g_code", "g_code", "g_code")),
+    "dispenser": (("line", "line", "line"), ("dispenser", "dispenser", "dispenser")),
+    "employee": (("emp", "emp", "emp"),),
+    "payment": (("kind", "kind", "kind"), ("pay", "(unit >> 4) & 15", "pay")),
+    "mode": (("kind", "kind", "kind"),),
+    "card_kind": (("card_kind", _CARD_KIND, "card_kind"),),
+    "day": (("day", "date(event_time, :mod)", "date(hour || ':00:00', :mod)"),),
+    "month": (("month", "substr(date(event_time, :mod), 1, 7)", "substr(date(hour || ':00:00', :mod), 1, 7)"),),
+    "hour": (("hour", "substr(event_time, 12, 2)", "substr(hour, 12, 2)"),),
+}  # fmt: skip
+_CUBE_FIGURES = "sum(count), sum(volume), sum(amount)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +114,7 @@ def cube_statement(
     """The grouped scan for `dimensions` and the cube column names it yields (before the figures)."""
     columns: dict[str, str] = {}
     for d in check_dimensions(dimensions):
-        for name, expr in _NEEDS[d]:
+        for name, expr, _ in _NEEDS[d]:
             columns.setdefault(name, expr)
     where, params = _window(period, upto_id)
     if any(":mod" in e for e in columns.values()):
@@ -115,6 +122,34 @@ def cube_statement(
     select = ", ".join(f"{expr} AS {name}" for name, expr in columns.items())
     names = tuple(columns)
     sql = f"SELECT {select}, {_FIGURES} FROM {source} WHERE {where} GROUP BY {', '.join(names)}"
+    return Statement(sql, params), names
+
+
+def hours_usable(period: Period, boundary: DayBoundary, upto_id: int | None) -> bool:
+    """Can `report_hours` answer this report? Only for whole hours of event time, without a record
+    high-water mark (a closed day is reported from its records), with a boundary on the hour."""
+    whole = all(t.minute == 0 and t.second == 0 for t in (period.start, period.end))
+    on_hour = boundary.minute == 0 and boundary.second == 0
+    return period.received is None and upto_id is None and whole and on_hour
+
+
+def hours_statement(
+    period: Period, dimensions: Sequence[str], boundary: DayBoundary
+) -> tuple[Statement, tuple[str, ...]]:
+    """The cube of a whole-hour period from `report_hours` (same columns as `cube_statement`)."""
+    columns: dict[str, str] = {}
+    for d in check_dimensions(dimensions):
+        for name, _, expr in _NEEDS[d]:
+            columns.setdefault(name, expr)
+    params: dict[str, Any] = {"start": period.start_text[:13], "end": period.end_text[:13]}
+    if any(":mod" in e for e in columns.values()):
+        params["mod"] = _modifier(boundary)
+    select = ", ".join(f"{expr} AS {name}" for name, expr in columns.items())
+    names = tuple(columns)
+    sql = (
+        f"SELECT {select}, {_CUBE_FIGURES} FROM report_hours WHERE hour >= :start AND hour < :end"
+        f" GROUP BY {', '.join(names)}"
+    )
     return Statement(sql, params), names
 
 
@@ -198,11 +233,21 @@ class ReportReader:
         close = self.closed_day(period.name) if period.kind.value == "day" else None
         if close is not None and upto_id is None:
             upto_id = int(close["last_record_id"])
-        st, names = cube_statement(period, dimensions, self.boundary, source=self.source, upto_id=upto_id)
-        cube = cube_rows(self._all(st), names)
         covered, _ = covered_figures(
             self._all(covered_statement(period, source=self.source, upto_id=upto_id))[0]
         )
+        cube: list[CubeRow] | None = None
+        if hours_usable(period, self.boundary, upto_id) and self._has_table("report_hours"):
+            st, names = hours_statement(period, dimensions, self.boundary)
+            cube = cube_rows(self._all(st), names)
+            if total_of(r.figures for r in cube) != covered:
+                log.warning(
+                    "%s: the hourly sums differ from the records; reporting from the records", period.name
+                )
+                cube = None
+        if cube is None:
+            st, names = cube_statement(period, dimensions, self.boundary, source=self.source, upto_id=upto_id)
+            cube = cube_rows(self._all(st), names)
         report = build_report(self.station, period, cube, covered, dimensions, names=self.names, now=now)
         if close is None:
             return report

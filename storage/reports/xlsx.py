@@ -28,17 +28,19 @@ def _write_sheet(book: Any, name: str, columns: Sequence[L.Column], rows: Iterab
     integer = book.add_format({"num_format": "0"})
     for col, c in enumerate(columns):
         sheet.write_string(0, col, c.heading, head)
-        sheet.set_column(col, col, max(10, min(40, len(c.heading) + 2)))
+        # integers get their number format from the column: a per-cell format would double the cost
+        sheet.set_column(col, col, max(10, min(40, len(c.heading) + 2)), integer if c.type == "int" else None)
     ints = [c.type == "int" for c in columns]
+    write_number, write_string = sheet.write_number, sheet.write_string
     n = 0
     for n, row in enumerate(rows, start=1):
         for col, value in enumerate(row):
             if value is None or value == "":
                 continue
-            if ints[col] and isinstance(value, int):
-                sheet.write_number(n, col, value, integer)
+            if ints[col] and type(value) is int:
+                write_number(n, col, value)
             else:
-                sheet.write_string(n, col, str(value))
+                write_string(n, col, str(value))
     sheet.freeze_panes(1, 0)
     return n
 

@@ -340,3 +340,23 @@ def test_the_daemons_own_database_gives_the_same_day_figures(run: Station, built
         report = rd.report(day_period(day, built.boundary), ("product", "payment"))
         assert total(report) == sums(of_day)[""]
         assert section_rows(report, "payment") == sums(of_day, lambda r: key_of("payment", r))
+
+
+def test_reports_from_the_hourly_sums_equal_the_ledger(built: Built) -> None:
+    """With a day boundary on the hour, whole-hour periods are read from `report_hours` (kept by a trigger
+    as each record is stored): the same figures as the ledger, every section."""
+    from storage.reports.query import hours_usable
+
+    first = min(r.rec.time for r in built.records if isinstance(r.rec.time, dt.datetime))
+    boundary = DayBoundary(first.hour)
+    rd = ReportReader(open_readonly(built.path), station="T", boundary=boundary)
+    period = month_period(first.year, first.month, boundary)
+    assert hours_usable(period, boundary, None)
+    report = rd.report(period, (*DIMENSIONS, "day"))
+    in_month = [r for r in built.records if business_day(r, boundary).month == first.month]
+    assert total(report) == sums(in_month)[""]
+    for dimension in DIMENSIONS:
+        assert section_rows(report, dimension) == sums(in_month, lambda r, d=dimension: key_of(d, r)), (
+            dimension
+        )
+    assert section_rows(report, "day") == sums(in_month, lambda r: business_day(r, boundary).isoformat())

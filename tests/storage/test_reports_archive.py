@@ -128,6 +128,19 @@ async def test_archive_keeps_the_reports_and_never_moves_open_unsent_or_outstand
     await build(db)
     before = reports(db, archive)
     assert '"verified": true' in before[DAYS[0].isoformat()]
+    conn = sqlite3.connect(db)
+    try:  # the hourly sums (kept by the insert trigger) equal the counted originals, conflict copy excluded
+        hours = conn.execute("SELECT sum(count), sum(volume), sum(amount) FROM report_hours").fetchone()
+        raw = conn.execute(
+            "SELECT count(*), sum(CASE WHEN kind IN (0, 1, 7, 9) THEN vol ELSE 0 END), sum(amn) FROM transactions"
+            " WHERE conflict_of IS NULL AND kind IN (0, 1, 3, 4, 7, 9)"
+        ).fetchone()
+        assert hours == raw and raw[0] == 12
+        assert conn.execute("SELECT count(*) FROM transactions WHERE conflict_of IS NOT NULL").fetchone() == (
+            1,
+        )
+    finally:
+        conn.close()
 
     result = archive_before(db, archive, dt.date(2026, 12, 1))
     assert result.moved_days == [DAYS[0].isoformat()]
