@@ -94,18 +94,21 @@ async def test_handover_dialog(
         assert_snapshot(app, named("handover", language))
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-async def test_reports_screen(daemon: FakeDaemon, socket_path: Path, size: tuple[int, int]) -> None:
+@sizes
+@languages
+async def test_reports_screen(
+    daemon: FakeDaemon, socket_path: Path, size: tuple[int, int], language: str
+) -> None:
     """The period reports: picker line, main figures, by product / payment, bar chart by hour."""
     from tui.screens.reports import ReportsScreen
 
-    app = make_app(socket_path)
+    app = make_app(socket_path, language=language)
     async with app.run_test(size=size) as pilot:
         await logged_in(pilot)
         await pilot.press("p")
         await until(pilot, lambda: isinstance(app.screen, ReportsScreen) and app.screen.report is not None)
         await pilot.pause()
-        assert_snapshot(app, "reports_day")
+        assert_snapshot(app, named("reports_day", language))
 
 
 @languages
@@ -130,7 +133,6 @@ async def test_sixty_four_nozzles_at_160x48(daemon: FakeDaemon, socket_path: Pat
         await until(pilot, lambda: not grid.has_class("-compact"))
         await pilot.pause()
         assert_snapshot(app, named("station_64_nozzles_full", language))
-
 
 
 async def test_reports_screen_period_picker(daemon: FakeDaemon, socket_path: Path) -> None:

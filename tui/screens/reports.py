@@ -20,15 +20,31 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from edge.control import messages as m
+from protocol.words import payment_words
 from tui.client import NotConnected
 from tui.format import centi, money
+from tui.i18n import N_, _, current, translate_bindings
 from tui.widgets.barchart import BarChart
 
 if TYPE_CHECKING:
     from tui.app import StationApp
 
-KIND_WORDS = {"day": "Day", "month": "Month", "year": "Year"}
+KIND_WORDS = {"day": N_("Day"), "month": N_("Month"), "year": N_("Year")}
 TIME_SECTION = {"day": "hour", "month": "day", "year": "month"}
+SECTION_WORDS = {
+    "product": N_("By product"),
+    "payment": N_("By payment mode"),
+    "nozzle": N_("By nozzle"),
+    "employee": N_("By employee"),
+    "mode": N_("By consumption mode"),
+    "card_kind": N_("By card kind"),
+}
+CHART_TITLES = {
+    "hour": N_("Amount (¥) by hour"),
+    "day": N_("Amount (¥) by day"),
+    "month": N_("Amount (¥) by month"),
+    "product": N_("Amount (¥) by product"),
+}
 
 
 def shift_period(kind: str, name: str, step: int) -> str:
@@ -44,17 +60,18 @@ def shift_period(kind: str, name: str, step: int) -> str:
 
 class ReportsScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Back"),
-        Binding("d", "kind('day')", "Day"),
-        Binding("m", "kind('month')", "Month"),
-        Binding("y", "kind('year')", "Year"),
-        Binding("left", "step(-1)", "Previous"),
-        Binding("right", "step(1)", "Next"),
-        Binding("b", "toggle_chart", "Chart by product/time"),
+        Binding("escape", "app.pop_screen", N_("Back")),
+        Binding("d", "kind('day')", N_("Day")),
+        Binding("m", "kind('month')", N_("Month")),
+        Binding("y", "kind('year')", N_("Year")),
+        Binding("left", "step(-1)", N_("Previous")),
+        Binding("right", "step(1)", N_("Next")),
+        Binding("b", "toggle_chart", N_("Chart by product/time")),
     ]
 
     def __init__(self, kind: str = "day", value: str = "") -> None:
         super().__init__()
+        translate_bindings(self)
         self.kind = kind
         self.value = value
         self.report: m.PeriodReport | None = None
@@ -72,7 +89,7 @@ class ReportsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#reports-table", DataTable)
-        table.add_columns("Item", "N", "Volume", "Amount")
+        table.add_columns(_("Item"), _("N"), _("Volume"), _("Amount"))
         self.load()
 
     @property
@@ -87,7 +104,7 @@ class ReportsScreen(Screen[None]):
         try:
             reply = await self.station_app.send_command(m.GetPeriodReport(kind=self.kind, value=self.value))
         except (NotConnected, TimeoutError):
-            self.notify("No answer from the daemon.", severity="error")
+            self.notify(_("No answer from the daemon."), severity="error")
             return
         if isinstance(reply, m.Error):
             self.notify(f"{reply.code.upper()}: {reply.message}", severity="error", timeout=8)
@@ -98,30 +115,36 @@ class ReportsScreen(Screen[None]):
     def show(self, report: m.PeriodReport) -> None:
         self.report = report
         self.value = report.name
-        state = (
-            f"closed {report.closed_at[:16].replace('T', ' ')} by {report.closed_by}"
-            + ("" if report.verified else " — FIGURES DIFFER")
-            if report.closed_at
-            else ("not closed" if report.kind == "day" else "")
-        )
+        if report.closed_at:
+            words = (
+                _("closed {at} by {who}") if report.verified else _("closed {at} by {who} — FIGURES DIFFER")
+            )
+            state = words.format(at=report.closed_at[:16].replace("T", " "), who=report.closed_by)
+        else:
+            state = _("not closed") if report.kind == "day" else ""
         start, end = report.start.replace("T", " ")[:16], report.end.replace("T", " ")[:16]
         self.query_one("#reports-period", Static).update(
-            f"{KIND_WORDS.get(report.kind, report.kind)} {report.name}   {start} – {end}   ←/→ d m y"
+            f"{_(KIND_WORDS[report.kind]) if report.kind in KIND_WORDS else report.kind} {report.name}"
+            f"   {start} – {end}   ←/→ d m y"
         )
         self.query_one("#reports-state", Static).update(state)
         t = report.total
         self.query_one("#reports-figures", Static).update(
-            f"Sales {t.count}   Volume {centi(t.volume)}   Amount {money(t.amount)}"
+            _("Sales {count}   Volume {volume}   Amount {amount}").format(
+                count=t.count, volume=centi(t.volume), amount=money(t.amount)
+            )
         )
         table = self.query_one("#reports-table", DataTable)
         table.clear()
         for section in report.sections:
             if section.dimension == TIME_SECTION.get(report.kind):
                 continue
-            table.add_row(Text(section.title, style="bold"), "", "", "")
+            title = SECTION_WORDS.get(section.dimension)
+            table.add_row(Text(_(title) if title else section.title, style="bold"), "", "", "")
             for r in section.rows:
+                label = payment_words(r.key, current()) if section.dimension == "payment" else r.label
                 table.add_row(
-                    Text(r.label[:16]),
+                    Text(label[:16]),
                     Text(str(r.count), justify="right"),
                     Text(centi(r.volume), justify="right"),
                     Text(centi(r.amount), justify="right"),
@@ -134,7 +157,7 @@ class ReportsScreen(Screen[None]):
         wanted = "product" if self.chart_by_product else TIME_SECTION.get(self.report.kind, "hour")
         section = next((s for s in self.report.sections if s.dimension == wanted), None)
         rows = section.rows if section is not None else ()
-        title = f"Amount (¥) {section.title.lower() if section else ''}"
+        title = _(CHART_TITLES[wanted]) if wanted in CHART_TITLES else wanted
         items = [(r.label, r.amount, centi(r.amount)) for r in rows]
         self.query_one("#reports-chart", BarChart).show(title, items)
 

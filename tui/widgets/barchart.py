@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from textual.widgets import Static
 
+from tui.i18n import _
+
 EIGHTHS = " ▏▎▍▌▋▊▉"
 
 
@@ -53,5 +55,5 @@ class BarChart(Static):
 
     def _redraw(self) -> None:
         width = max(20, self.size.width or 40)
-        lines = chart_lines(self._items, width) or ["(no sales)"]
+        lines = chart_lines(self._items, width) or [_("(no sales)")]
         self.update("\n".join([self._title, *lines]))
