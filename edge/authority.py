@@ -216,6 +216,8 @@ class RulesAuthority:
             extra={
                 "card_report": seen is not None,
                 **({"bal": seen.bal, "card_st": seen.card_st} if seen else {}),
+                # the vehicle plate on a CNG card: plate statements (`station query plate`) find the card by it
+                **({"plate": seen.profile.plate} if seen and seen.profile and seen.profile.plate else {}),
             },
         )
         await self.recorder.record(row, now)

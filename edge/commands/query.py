@@ -8,6 +8,7 @@ streamed (constant memory), figures exact integers in the wire's units; statemen
     station query plate 京A12345 --format xlsx -o plate.xlsx --config station.toml
     station query records --day 2026-12-03 --format csv --config station.toml
     station query greys --config station.toml
+    station query stock --month 2026-12 --config station.toml      (where tanks are configured)
 """
 
 from __future__ import annotations
@@ -39,12 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ("greys", None, "grey records (cards locked here) not yet unlocked"),
         ("prices", None, "price tables and each dispenser's receipt"),
         ("closes", None, "closed business days, their frozen figures, adjustments, archive"),
+        ("stock", None, "station stock in / out per tank (the tank reconciliations of a period)"),
     ):
         sub = kinds.add_parser(name, help=help_text, description=help_text)
         if positional:
             sub.add_argument(positional)
         rp.add_source_arguments(sub)
-        if name in ("records", "card", "plate"):
+        if name in ("records", "card", "plate", "stock"):
             when = sub.add_mutually_exclusive_group()
             when.add_argument("--day", help="one business day YYYY-MM-DD")
             when.add_argument("--month", help="one month YYYY-MM")
@@ -131,6 +133,8 @@ def _listing(
             return L.PRICE_COLUMNS, reader.price_changes(), None, L.TITLES["prices"]
         case "closes":
             return L.CLOSE_COLUMNS, reader.closes(), None, L.TITLES["closes"]
+        case "stock":
+            return L.STOCK_COLUMNS, reader.stock(_period(args, reader)), None, L.TITLES["stock"]
     raise rp.UsageError(f"unknown listing {args.what}")
 
 

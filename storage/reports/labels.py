@@ -22,6 +22,7 @@ TITLES: Final = {
     "greys": "GREY RECORDS OUTSTANDING",
     "prices": "PRICE CHANGES AND RECEIPTS",
     "closes": "CLOSED DAYS",
+    "stock": "STATION STOCK IN / OUT (TANK RECONCILIATION)",
 }
 
 SECTIONS: Final = {
@@ -136,6 +137,19 @@ CLOSE_COLUMNS: Final = (
     Column("amount", "Amount", "fen", "int"),
     Column("adjustments", "Adjustments", "records", "int"),
     Column("archived", "Archived"),
+)
+
+STOCK_COLUMNS: Final = (
+    Column("tank", "Tank", "", "int"),
+    Column("period_start", "From", "UTC", "datetime"),
+    Column("period_end", "To", "UTC", "datetime"),
+    Column("opening_l", "Opening", "L (15 °C)", "number"),
+    Column("deliveries_l", "Stock in", "L (15 °C)", "number"),
+    Column("sales_l", "Stock out (sales)", "L (15 °C)", "number"),
+    Column("book_closing_l", "Book closing", "L (15 °C)", "number"),
+    Column("measured_closing_l", "Measured closing", "L (15 °C)", "number"),
+    Column("variance_l", "Variance", "L", "number"),
+    Column("variance_pct", "Variance", "%", "number"),
 )
 
 KINDS: Final = {

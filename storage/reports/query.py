@@ -16,6 +16,7 @@ The daemon's daily close builds the same statements inside its transaction (`cub
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
@@ -399,6 +400,22 @@ class ReportReader:
         for r in self._all(Statement(sql, {})):
             yield dict(zip(names, tuple(r), strict=True))
 
+    def stock(self, period: Period) -> Iterator[dict[str, Any]]:
+        """The tanks' reconciliations inside the period: opening, stock in (deliveries), stock out (sales),
+        book and measured closing, variance (litres as the tank service computed them)."""
+        if not self._has_table("tank_reconciliations"):
+            return
+        start = period.start.astimezone(dt.UTC).isoformat(timespec="microseconds")
+        end = period.end.astimezone(dt.UTC).isoformat(timespec="microseconds")
+        names = ("tank", "period_start", "period_end", "opening_l", "deliveries_l", "sales_l", "book_closing_l",
+                 "measured_closing_l", "variance_l", "variance_pct")  # fmt: skip
+        sql = (
+            f"SELECT {', '.join(names)} FROM tank_reconciliations"
+            " WHERE period_start >= :start AND period_end <= :end ORDER BY tank, period_start"
+        )
+        for r in self._all(Statement(sql, {"start": start, "end": end})):
+            yield dict(zip(names, tuple(r), strict=True))
+
     def closes(self) -> Iterator[dict[str, Any]]:
         """Every closed day with its frozen figures, adjustments and archive state."""
         if not self._has_table("day_closes"):
@@ -415,23 +432,23 @@ class ReportReader:
 
 
 def _frozen_matches(frozen_text: str, report: Report) -> bool:
-    import json
-
+    """Do the figures frozen at the close equal the report's, section by section and key by key?
+    (Labels are not compared: they depend on the product names a reader was given.)"""
     try:
         frozen = json.loads(frozen_text)
     except ValueError:
         return False
+
+    def figures_of(doc: dict[str, Any], wanted: set[str]) -> dict[str, set[tuple[Any, ...]]]:
+        return {
+            s["dimension"]: {(r["key"], r["count"], r["volume"], r["amount"]) for r in s["rows"]}
+            for s in doc.get("sections", [])
+            if s.get("dimension") in wanted
+        }
+
     mine = figures_json(report)
     wanted = {s["dimension"] for s in mine["sections"]}
-    theirs = [s for s in frozen.get("sections", []) if s.get("dimension") in wanted]
-    return bool(
-        frozen.get("total") == mine["total"]
-        and sorted(theirs, key=_dim) == sorted(mine["sections"], key=_dim)
-    )
-
-
-def _dim(section: dict[str, Any]) -> str:
-    return str(section.get("dimension", ""))
+    return bool(frozen.get("total") == mine["total"] and figures_of(frozen, wanted) == figures_of(mine, wanted))
 
 
 def require_dimensions(text: str | None, default: Sequence[str]) -> tuple[str, ...]:

@@ -30,14 +30,14 @@ def _write_sheet(book: Any, name: str, columns: Sequence[L.Column], rows: Iterab
         sheet.write_string(0, col, c.heading, head)
         # integers get their number format from the column: a per-cell format would double the cost
         sheet.set_column(col, col, max(10, min(40, len(c.heading) + 2)), integer if c.type == "int" else None)
-    ints = [c.type == "int" for c in columns]
+    numbers = [c.type in ("int", "number") for c in columns]
     write_number, write_string = sheet.write_number, sheet.write_string
     n = 0
     for n, row in enumerate(rows, start=1):
         for col, value in enumerate(row):
             if value is None or value == "":
                 continue
-            if ints[col] and type(value) is int:
+            if numbers[col] and type(value) in (int, float):
                 write_number(n, col, value)
             else:
                 write_string(n, col, str(value))

@@ -110,6 +110,7 @@ async def test_a_card_report_gives_the_cng_profile_and_the_nozzle(rig: Rig) -> N
     assert await ask(rig, card, Where("p2p1", 4)) == (True, R.CYLINDER_EXPIRED)
     [stored] = await rig.decisions.all()
     assert stored.nzn == 7 and "2025-12-31" in stored.words
+    assert stored.details["plate"] == "京B12345"  # kept for plate statements
     # The same card at another dispenser, whose reader never reported it: its data is missing, refused.
     assert await ask(rig, card, Where("p2p1", 5), reported=False) == (True, R.CARD_DATA_MISSING)
 

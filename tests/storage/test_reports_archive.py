@@ -225,6 +225,10 @@ def test_cli_archive_and_reports_read_the_archive(tmp_path: Path) -> None:
     cfg = str(tmp_path / "station.toml")
     day = cli("report", "day", DAYS[0].isoformat(), "--config", cfg, "--format", "csv")
     assert day.returncode == 0, day.stderr
+    # frozen without product names, read with them (--config) and without (--db): verified both ways
+    for source in (("--config", cfg), ("--db", str(tmp_path / "station.db"), "--day-boundary", "06:00")):
+        doc = json.loads(cli("report", "day", DAYS[0].isoformat(), *source, "--format", "json").stdout)
+        assert doc["closed"]["verified"] is True, source
     moved = cli("archive", "--before", "2026-12-01", "--config", cfg, "--json")
     assert moved.returncode == 0, moved.stderr
     assert json.loads(moved.stdout)["moved_days"] == [DAYS[0].isoformat()]
