@@ -14,6 +14,7 @@ the `outbox` table. So a hook that nobody calls (or that queues under the wrong 
     dispenser    online / offline       disp:{station}:{line}:{dispenser}:{at}
     shifts       open / close           shift:{station}:{shift_id}:{event}
     replies      downlink message       reply:{station}:{audit_id}
+    day closes   daily close            dayclose:{station}:{day}
 """
 
 from __future__ import annotations
@@ -149,7 +150,22 @@ async def test_downlink_replies(station: Station) -> None:
     assert (reply["payload"]["outcome"], reply["payload"]["reason"]) == ("rejected", "malformed")
 
 
+async def test_daily_close(station: Station) -> None:
+    import datetime as dt
+
+    await upload(bus1(station), 51)  # the sample sale: 2024-05-01 08:30
+    for sessions in station.sessions.values():
+        for session in sessions:
+            session.online = True
+    await station.day_close.close("manager", "admin", dt.date(2024, 5, 1))
+    [closed] = await of_type(station, "day_close")
+    assert (
+        closed["topic"] == f"station/{STATION}/events" and closed["key"] == f"dayclose:{STATION}:2024-05-01"
+    )
+    assert closed["payload"]["figures"]["total"] == {"count": 1, "volume": 3_333, "amount": 25_000}
+
+
 def test_every_stored_payload_type_has_its_test() -> None:
     """A new payload type of the contract needs its test above (live and status are never stored)."""
-    tested = {"record", "totals", "decision", "alarm", "dispenser", "shift", "reply"}
+    tested = {"record", "totals", "decision", "alarm", "dispenser", "shift", "reply", "day_close"}
     assert set(PAYLOAD_TYPES) - {"live", "status"} == tested

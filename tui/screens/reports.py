@@ -123,9 +123,9 @@ class ReportsScreen(Screen[None]):
         else:
             state = _("not closed") if report.kind == "day" else ""
         start, end = report.start.replace("T", " ")[:16], report.end.replace("T", " ")[:16]
+        kind_words = _(KIND_WORDS[report.kind]) if report.kind in KIND_WORDS else report.kind
         self.query_one("#reports-period", Static).update(
-            f"{_(KIND_WORDS[report.kind]) if report.kind in KIND_WORDS else report.kind} {report.name}"
-            f"   {start} – {end}   ←/→ d m y"
+            f"{kind_words} {report.name}   {start} – {end}   ←/→ d m y"
         )
         self.query_one("#reports-state", Static).update(state)
         t = report.total
