@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "archive",
     "doctor",
     "day",
+    "lpg",
 )
 
 

@@ -194,7 +194,9 @@ class Config:
 
 
 T = TypeVar("T")
-PASS_THROUGH_TABLES = frozenset({"simulator", "uplink", "rules", "modbus", "desk", "reports", "housekeeping"})
+PASS_THROUGH_TABLES = frozenset(
+    {"simulator", "uplink", "rules", "modbus", "desk", "reports", "housekeeping", "lpg"}
+)
 
 
 class _Checker:
