@@ -106,6 +106,16 @@ BENCHES: dict[str, Bench] = {
             Option("--xlsx-rows", "xlsx_rows", int, 100_000, "rows exported to XLSX (default %(default)s)"),
         ),
     ),
+    "scales": Bench(
+        "bench.scales",
+        "8 LPG filling scales on one 9600-baud RTU line (wire time emulated): reads/s per scale and the latency "
+        "from a scale reaching its fill target to the stop command (target < 100 ms)",
+        (
+            Option("--seconds", "seconds", float, 5.0, "polling window (default %(default)s)"),
+            Option("--fills", "fills", int, 2, "rounds of 8 concurrent fills (default %(default)s)"),
+            Option("--rate-kg-s", "rate_kg_s", float, 0.5, "filling rate (default %(default)s)"),
+        ),
+    ),
     "drain": Bench(
         "bench.drain_poll",
         "drain of an outbox backlog to a local mosquitto at QoS 1 (target 100 000 in < 60 s), raw paho for "

@@ -9,13 +9,13 @@ from another device id, or with a bad CRC, is dropped by the RTU framer and so s
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
+from edge.devices.prioritylock import PriorityLock
 from protocol.modbus_map import RegisterTable
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class ModbusLink:
 
     def __init__(self, settings: LinkSettings) -> None:
         self.settings = settings
-        self._lock = asyncio.Lock()
+        self._lock = PriorityLock()
         self._client: AsyncModbusSerialClient | AsyncModbusTcpClient | None = None
         self.requests = 0
         self.failures = 0
@@ -109,7 +109,7 @@ class ModbusLink:
         """`count` registers from `address` of `device_id`; raises a `ModbusFailure`."""
         if not 1 <= count <= MAX_REGISTERS_PER_READ:
             raise ModbusBadAnswer(f"cannot read {count} registers at once", self.name, device_id)
-        async with self._lock:
+        async with self._lock.hold(priority=1):
             self.requests += 1
             try:
                 client = await self._connected(device_id)
@@ -134,8 +134,9 @@ class ModbusLink:
         return registers
 
     async def write(self, address: int, values: list[int], device_id: int) -> None:
-        """Write holding registers (commands of a scale); raises a `ModbusFailure`."""
-        async with self._lock:
+        """Write holding registers (commands of a scale); raises a `ModbusFailure`. A write takes the line
+        before the reads queued for it (a stop command must not wait behind the other devices' polls)."""
+        async with self._lock.hold(priority=0):
             self.requests += 1
             try:
                 client = await self._connected(device_id)

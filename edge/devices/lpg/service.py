@@ -6,7 +6,9 @@ Layer: edge (I/O shell around `fitness`). Order of durable facts:
    words (and an alarm for a barcode the registry does not know); the scale is never started;
 2. accepted: the fill row is stored with status `filling` BEFORE the start command, so a controller
    killed mid-fill finds it at its next start and records it as `interrupted` (`interrupt_open_fills`);
-3. the weight is polled until gross ≥ target, then the stop command; the scale is re-read until stable;
+3. the weight is polled until gross ≥ target, then the stop command — or, when the flow seen since the
+   valve opened puts the target before the next reading would come back (a busy line), the stop is sent
+   at the predicted instant; the scale is then re-read until stable;
 4. net = gross − tare; above nominal + tolerance the fill is `overfilled`, the cylinder goes to `problem`
    (no hand-out until corrected) and an alarm is raised; otherwise `done` and the cylinder is `full`;
 5. a scale failure mid-fill (no answer, exception, garbage, a reading that does not decode): a best-effort
@@ -126,22 +128,36 @@ class FillService:
             raise ScaleFault(f"scale {scale.name}: {command.value} command failed: {exc}") from exc
 
     async def _run(self, scale: Scale, plan: FillPlan) -> tuple[ScaleReading, float]:
+        sent = time.monotonic()
         await self._command(scale, ScaleCommand.START)
+        command_s = time.monotonic() - sent  # how long a command takes on this line, to lead the stop by
         deadline = time.monotonic() + self.fill_timeout_s
         moved_at, last_gross = time.monotonic(), None
+        first: tuple[float, float] | None = None
+        last_at: float | None = None
         while True:
             reading = await self._read(scale)
+            now = time.monotonic()
             if reading.gross_kg != last_gross:
-                moved_at, last_gross = time.monotonic(), reading.gross_kg
-            elif time.monotonic() - moved_at > self.stall_timeout_s:
+                moved_at, last_gross = now, reading.gross_kg
+            elif now - moved_at > self.stall_timeout_s:
                 raise ScaleFault(f"scale {scale.name}: the weight stays at {reading.gross_kg} kg while filling "
                                  "(frozen reading or no gas)")  # fmt: skip
             if reading.gross_kg >= plan.target_kg:
-                seen = time.monotonic()
                 await self._command(scale, ScaleCommand.STOP)
-                latency = time.monotonic() - seen
+                latency = time.monotonic() - now
                 break
-            if time.monotonic() > deadline:
+            crossing = self._predicted_crossing(first, now, reading.gross_kg, plan.target_kg)
+            if crossing is not None and last_at is not None and crossing <= now + (now - last_at):
+                # the target falls before the next reading would come back: stop at the predicted instant
+                await asyncio.sleep(max(0.0, crossing - command_s / 2 - time.monotonic()))
+                await self._command(scale, ScaleCommand.STOP)
+                latency = time.monotonic() - crossing
+                break
+            if first is None and reading.valve_open:
+                first = (now, reading.gross_kg)
+            last_at = now
+            if now > deadline:
                 raise ScaleFault(f"scale {scale.name}: target {plan.target_kg} kg not reached in time "
                                  f"(last {reading.gross_kg} kg)")  # fmt: skip
         deadline = time.monotonic() + self.settle_timeout_s
@@ -153,6 +169,18 @@ class FillService:
             last = reading.gross_kg if reading.stable else None
             if time.monotonic() > deadline:
                 raise ScaleFault(f"scale {scale.name}: the weight did not settle after the stop")
+
+    @staticmethod
+    def _predicted_crossing(
+        first: tuple[float, float] | None, now: float, gross: float, target: float
+    ) -> float | None:
+        """When the weight reaches `target` at the flow seen since the valve opened (None: too early to say)."""
+        if first is None or now - first[0] < 0.2:
+            return None
+        rate = (gross - first[1]) / (now - first[0])
+        if rate <= 0:
+            return None
+        return now + (target - gross) / rate
 
     async def _finished(self, fill_id: int, plan: FillPlan, scale: Scale, final: ScaleReading) -> lpg.FillRow:
         now = self.clock()
