@@ -137,10 +137,12 @@ async def _build_station(config: Config, db: Database) -> Station:
             for d in line.dispensers
         ]
     from edge.centre_documents import centre_appliers
+    from edge.devices.lpg.centre import lpg_appliers
     from uplink.wiring import install_uplink
 
     # None without an [uplink] table (embedded default)
-    station.uplink = install_uplink(station, extra_appliers=centre_appliers(rules))
+    appliers = {**centre_appliers(rules), **lpg_appliers(config, db)}
+    station.uplink = install_uplink(station, extra_appliers=appliers)
     if station.uplink is not None:
         factory = station.uplink.factory
         services.outbox_for_totals = lambda line, pos_p, totals, at: [factory.totals(line, pos_p, totals, at)]

@@ -110,7 +110,17 @@ class ResendDocument:
     dispenser: int | None = None
 
 
-Content = ListsDocument | PricesDocument | CalendarDocument | ConfigDocument | GreyDocument | ResendDocument
+@dataclass(frozen=True, slots=True)
+class CylindersDocument:
+    """Additions to (and updates of) the LPG cylinder registry, as the registry's CSV (docs/lpg.md)."""
+
+    csv: str
+
+
+Content = (
+    ListsDocument | PricesDocument | CalendarDocument | ConfigDocument | GreyDocument | ResendDocument
+    | CylindersDocument
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,6 +368,19 @@ def _resend(obj: Mapping[str, Any]) -> ResendDocument:
     return ResendDocument(since, line, dispenser)
 
 
+MAX_CYLINDERS_CSV = 8 * 1024 * 1024
+
+
+def _cylinders(obj: Mapping[str, Any]) -> CylindersDocument:
+    _keys(obj, {"csv"}, {"csv"}, "cylinders")
+    text = obj["csv"]
+    if not isinstance(text, str) or not text.strip():
+        raise _bad("cylinders.csv must be a non-empty string")
+    if len(text) > MAX_CYLINDERS_CSV:
+        raise _bad(f"cylinders.csv is longer than {MAX_CYLINDERS_CSV} characters")
+    return CylindersDocument(text)
+
+
 _PARSERS: dict[DocKind, Callable[[Mapping[str, Any]], Content]] = {
     DocKind.LISTS: _lists,
     DocKind.PRICES: _prices,
@@ -365,6 +388,7 @@ _PARSERS: dict[DocKind, Callable[[Mapping[str, Any]], Content]] = {
     DocKind.CONFIG: _config,
     DocKind.GREY: _grey,
     DocKind.RESEND: _resend,
+    DocKind.CYLINDERS: _cylinders,
 }
 
 

@@ -60,6 +60,7 @@ class DocKind(StrEnum):
     CONFIG = "config"
     GREY = "grey"
     RESEND = "resend"
+    CYLINDERS = "cylinders"
 
 
 # --- keys -------------------------------------------------------------------------------------------
