@@ -63,6 +63,10 @@ ALARM_TEXT: Final = {
     "probe_offline": N_("The tank probe does not answer."),
     "jump": N_("The tank level jumped: check the probe."),
     "sudden_loss": N_("The tank lost product while nothing was sold: check for a leak."),
+    "unknown_cylinder": N_("A cylinder that is not in the registry was scanned."),
+    "overfill": N_("A cylinder was over-filled: correct it before it is handed out."),
+    "scale_fault": N_("A filling scale failed during a fill: re-weigh the cylinder."),
+    "bad_import": N_("A cylinder file was refused: nothing was imported."),
 }
 """What each alarm code means for the attendant (the stored message is the engineer's detail)."""
 
