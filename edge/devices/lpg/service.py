@@ -209,7 +209,8 @@ class FillService:
     async def _interrupted(self, fill_id: int, plan: FillPlan, scale: Scale, why: str) -> lpg.FillRow:
         log.error("fill %d interrupted: %s", fill_id, why)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(scale.command(ScaleCommand.STOP), 2.0)
+            async with asyncio.timeout(2.0):
+                await scale.command(ScaleCommand.STOP)
         now = self.clock()
         barcode = plan.cylinder.barcode
         async with self.db.transaction() as tx:
