@@ -62,3 +62,15 @@ def test_import_export_store(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["lpg", "store", "--config", str(config)]) == 0
     store = capsys.readouterr().out
     assert "empty" in store and "full" in store
+
+
+def test_a_bad_lpg_table_is_a_configuration_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from edge.config import ConfigError, load_config
+
+    config = tmp_path / "station.toml"
+    config.write_text(CONFIG.replace("nominal_kg = 14.5", "nominal_kg = -1"))
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    assert "station.toml: lpg.specs.YSP-15.nominal_kg: must be > 0, not -1" in info.value.problems
+    assert main(["lpg", "store", "--config", str(config)]) == 2
+    assert "lpg.specs.YSP-15.nominal_kg" in capsys.readouterr().err
