@@ -13,10 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from edge.devices.lpg.errors import BadLpgConfig
+from protocol.modbus_map import RegisterMapError
+from protocol.scale_maps import SCALE_MAPS, ScaleMap, scale_map_from_table
 
 __all__ = ["DEFAULT_SPECS", "CylinderSpec", "LpgSettings", "add_years", "parse_settings"]
 
@@ -47,6 +49,8 @@ class LpgSettings:
     extension_years: int = 4
     due_warning_days: int = 30
     """A cylinder whose inspection falls due within this many days is warned about at hand-out."""
+    scale_maps: Mapping[str, ScaleMap] = field(default_factory=lambda: dict(SCALE_MAPS))
+    """The built-in scale register maps and those of `[lpg.scale_maps.NAME]`."""
 
 
 def add_years(day: dt.date, years: int) -> dt.date:
@@ -70,7 +74,7 @@ def parse_settings(table: Mapping[str, Any] | None) -> LpgSettings:
     if table is None:
         return LpgSettings(specs=DEFAULT_SPECS)
     problems: list[str] = []
-    known = {"specs", "design_life_years", "extension_years", "due_warning_days", "scales", "scale_maps"}
+    known = {"specs", "design_life_years", "extension_years", "due_warning_days", "scale_maps"}
     problems += [f"station.toml: lpg.{k}: unknown key" for k in table if k not in known]
     specs: dict[str, CylinderSpec] = {}
     raw_specs = table.get("specs", {})
@@ -97,6 +101,18 @@ def parse_settings(table: Mapping[str, Any] | None) -> LpgSettings:
             problems.append(f"station.toml: lpg.{k}: must be a whole number ≥ 0, not {v!r}")
             v = default
         ints[k] = v
+    maps = dict(SCALE_MAPS)
+    raw_maps = table.get("scale_maps", {})
+    if not isinstance(raw_maps, Mapping):
+        problems.append("station.toml: lpg.scale_maps: must be a table of register maps")
+        raw_maps = {}
+    for name, raw in raw_maps.items():
+        try:
+            if not isinstance(raw, Mapping):
+                raise RegisterMapError("must be a table")
+            maps[str(name)] = scale_map_from_table(str(name), raw)
+        except RegisterMapError as exc:
+            problems.append(f"station.toml: lpg.scale_maps.{name}: {exc}")
     if problems:
         raise BadLpgConfig(problems)
-    return LpgSettings(specs=specs or DEFAULT_SPECS, **ints)
+    return LpgSettings(specs=specs or DEFAULT_SPECS, scale_maps=maps, **ints)

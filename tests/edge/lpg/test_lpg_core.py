@@ -133,3 +133,29 @@ def test_malformed_csv_is_refused_whole_naming_every_problem() -> None:
         assert part in problems
     with pytest.raises(BadCylinderFile, match="missing column"):
         parse_csv("barcode,spec\nA,YSP-5\n", SETTINGS)
+
+
+def test_scale_maps_from_the_lpg_table() -> None:
+    table = {
+        "scale_maps": {
+            "acme": {
+                "fields": [
+                    {"name": "gross_kg", "offset": 0, "type": "u32", "scale": 0.005},
+                    {"name": "status", "offset": 2},
+                ],
+                "command_register": 7,
+                "commands": {"tare": 1, "zero": 2, "start": 3, "stop": 4},
+                "resolution_kg": 0.005,
+            },
+            "broken": {"fields": [{"name": "status", "offset": 0}], "command_register": 7},
+        }
+    }
+    with pytest.raises(BadLpgConfig) as info:
+        parse_settings(table)
+    [problem] = info.value.problems
+    assert problem.startswith("station.toml: lpg.scale_maps.broken:") and "gross_kg" in problem
+    del table["scale_maps"]["broken"]
+    s = parse_settings(table)
+    assert s.scale_maps["acme"].resolution_kg == 0.005 and "station-scale-v1" in s.scale_maps
+    with pytest.raises(BadLpgConfig, match=r"lpg\.scales: unknown key"):
+        parse_settings({"scales": []})
