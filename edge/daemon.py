@@ -7,7 +7,9 @@ Layer: edge (top-level supervisor). One process owns the serial lines and the da
                                          └─ DispenserSession per dispenser (state, persist-then-ack)
            └▶ EventBus ─▶ (control API, uplink: subscribers)
 
-A line whose device fails is reopened with back-off while the others keep running. SIGTERM or
+A line whose device fails is reopened with back-off while the others keep running; every failed
+attempt counts as a missed poll of each of its dispensers, so they go offline like dispensers that
+stop answering (`offline_after`) and come back at their first answer. SIGTERM or
 SIGINT stop everything cleanly: drivers are cancelled between frames, the database is closed.
 """
 
@@ -172,6 +174,7 @@ async def run_line(station: Station, config: LineConfig) -> None:
         except TransportError as exc:
             log.error("line %s: %s; retrying in %.1f s", config.name, exc, backoff)
             await station.services.alarms.raise_alarm(config.name, "line_unavailable", "critical", str(exc))
+            await miss_every_dispenser(sessions)
             await asyncio.sleep(backoff)
             backoff = min(REOPEN_BACKOFF_MAX_S, backoff * 2)
             continue
@@ -202,7 +205,16 @@ async def run_line(station: Station, config: LineConfig) -> None:
             log.error("line %s lost: %s; reopening", config.name, group.exceptions[0])
         finally:
             await io.close()
+        await miss_every_dispenser(sessions)
         await asyncio.sleep(backoff)
+
+
+async def miss_every_dispenser(sessions: list[DispenserSession]) -> None:
+    """A line that is lost or cannot be opened polls nobody: each attempt to reach it counts as one
+    missed poll of every dispenser on it, so they go offline after `offline_after` attempts (their
+    nozzles show `offline`) and come back by themselves at their first answer once the line returns."""
+    for session in sessions:
+        await session.missed()
 
 
 async def publish_stats(station: Station) -> None:
