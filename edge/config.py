@@ -157,6 +157,9 @@ class StorageConfig:
     """SQLite file of the journal (relative to the config file's folder)."""
     lists_dir: Path
     """Folder of the card lists (default: `lists` beside the database)."""
+    integrity_check_hours: float = 24.0
+    """How often the running daemon checks the database (`PRAGMA integrity_check`) and every record's
+    checksum (`edge.record_integrity`); the first record check runs at start."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +277,10 @@ def _range(lo: int, hi: int) -> Callable[[int], str | None]:
     return check
 
 
+def _hours_range(value: float) -> str | None:
+    return None if 0.01 <= value <= 24 * 31 else f"must be within 0.01..744 hours, got {value}"
+
+
 def _address(value: int) -> str | None:
     if not 0 <= value <= 0xFF:
         return f"must be a byte 0..255, got {value}"
@@ -321,14 +328,17 @@ def parse_config(doc: dict[str, Any], path: Path) -> Config:
         language=_language(ck.get(st, "language", "station.language", str, DEFAULT_LANGUAGE, _known_language)),
     )
 
-    sg = ck.table(top.get("storage", {}), "storage", {"database", "lists_dir"})
+    sg = ck.table(top.get("storage", {}), "storage", {"database", "lists_dir", "integrity_check_hours"})
     db_text = os.environ.get("STATION_DB") or ck.get(
         sg, "database", "storage.database", str, "data/station.db"
     )
     database = (base / db_text).resolve() if not Path(db_text).is_absolute() else Path(db_text)
     lists_text = ck.get(sg, "lists_dir", "storage.lists_dir", str, "")
     lists_dir = (base / lists_text).resolve() if lists_text else database.parent / "lists"
-    storage = StorageConfig(database=database, lists_dir=lists_dir)
+    integrity_hours = ck.get(
+        sg, "integrity_check_hours", "storage.integrity_check_hours", float, 24.0, _hours_range
+    )
+    storage = StorageConfig(database=database, lists_dir=lists_dir, integrity_check_hours=integrity_hours)
 
     lg = ck.table(top.get("logging", {}), "logging", {"level", "json"})
     level = os.environ.get("STATION_LOG_LEVEL") or ck.get(lg, "level", "logging.level", str, "INFO")

@@ -37,6 +37,7 @@ from edge.housekeeping import housekeeping_task
 from edge.loadprobe import LoadStats, format_report, watch_loop_lag
 from edge.multidrop import MultiDropDriver
 from edge.p2p import PointToPointDriver
+from edge.record_integrity import check_at_start, integrity_task
 from edge.rules_runtime import open_rules
 from edge.session import DispenserSession, Services
 from edge.transport import TransportError, open_line
@@ -107,6 +108,7 @@ async def open_station(config: Config) -> Station:
 
 
 async def _build_station(config: Config, db: Database) -> Station:
+    await check_at_start(db)
     journal = Journal(db)
     alarms = Alarms(db)
     lists = await asyncio.to_thread(ListStore.open, config.storage.lists_dir)
@@ -126,6 +128,7 @@ async def _build_station(config: Config, db: Database) -> Station:
     station.extra_tasks.append(control_task)
     station.day_close = DayCloseService(station)
     station.extra_tasks.extend((day_close_task, housekeeping_task))
+    station.extra_tasks.append(integrity_task)
     for line in config.lines:
         station.sessions[line.name] = [
             DispenserSession.create(

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from edge.events import (
+    AlarmCleared,
     AlarmRaised,
     DispenserError,
     DispenserOnline,
@@ -347,6 +348,9 @@ class DispenserSession:
                 self.source,
                 record.pos_ttc,
             )
+        elif name == "REPAIRED":  # a stored copy damaged on disk got its true bytes back (0x3E re-read)
+            self.duplicates += 1
+            self.services.bus.publish(AlarmCleared(f"{self.source}#{record.pos_ttc}", "record_damaged", now))
         else:
             self.records_stored += 1
             if name == "CONFLICT":

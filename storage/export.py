@@ -12,6 +12,10 @@ the dispenser sent an invalid TIME; `raw` is the 95 stored bytes in lower-case h
 for a conflict copy (a re-sent record that differed from the original, spec B8): copies are exported
 too, right after their original, so nothing the dispensers sent is hidden.
 
+Every row is checked on the way (`storage.integrity`: its checksum, and the columns against the raw
+bytes); a damaged row is exported as stored and reported to the caller, which names it
+(`station export` on stderr, exit status 3).
+
 `since` selects rows whose *event time* is at or after it: the record's TIME when valid, else the
 time the controller received it, both in station local time to the second (an aware `since` is
 converted to local time first).
@@ -29,6 +33,7 @@ from typing import Any, TextIO
 
 from storage.clock import iso_local
 from storage.errors import translate
+from storage.integrity import SCAN_COLUMNS, DamagedRecord, check_row
 
 COLUMNS = (
     "line",
@@ -50,9 +55,12 @@ COLUMNS = (
 )
 BATCH_ROWS = 500
 
-_SELECT = """
+_CHECKED = tuple(name for name in SCAN_COLUMNS if name not in COLUMNS)
+"""Columns read only to verify the row (`storage.integrity.check_row`)."""
+
+_SELECT = f"""
 SELECT line, dispenser, pos_ttc, t_type, time, asn, amn, vol, prc, nzn, g_code, emp, raw, bal, v_tot,
-       conflict_of IS NOT NULL AS conflict
+       conflict_of IS NOT NULL AS conflict, {", ".join(_CHECKED)}
 FROM transactions
 WHERE ?1 IS NULL OR event_time >= ?1
 ORDER BY line, dispenser, pos_ttc, id
@@ -65,16 +73,25 @@ class ExportFormat(StrEnum):
 
 
 def iter_transactions(
-    conn: sqlite3.Connection, *, since: dt.datetime | None = None
+    conn: sqlite3.Connection,
+    *,
+    since: dt.datetime | None = None,
+    damaged: list[DamagedRecord] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Stream the journal's rows as export objects (see the module docstring)."""
+    """Stream the journal's rows as export objects (see the module docstring). Every row is verified
+    against its checksum on the way; a damaged one is still exported and appended to `damaged`."""
     try:
         cursor = conn.execute(_SELECT, (None if since is None else iso_local(since),))
         try:
             while batch := cursor.fetchmany(BATCH_ROWS):
                 for row in batch:
-                    item = dict(zip(COLUMNS, row, strict=True))
-                    item["raw"] = bytes(item["raw"]).hex()
+                    values = tuple(row)
+                    item = dict(zip(COLUMNS, values[: len(COLUMNS)], strict=True))
+                    checked = check_row({**item, **dict(zip(_CHECKED, values[len(COLUMNS) :], strict=True))})
+                    if checked is not None and damaged is not None:
+                        damaged.append(checked)
+                    raw = item["raw"]
+                    item["raw"] = raw.hex() if isinstance(raw, bytes) else str(raw)
                     item["conflict"] = bool(item["conflict"])
                     yield item
         finally:
@@ -116,9 +133,11 @@ def export_transactions(
     *,
     since: dt.datetime | None = None,
     fmt: ExportFormat | str = ExportFormat.JSONL,
+    damaged: list[DamagedRecord] | None = None,
 ) -> int:
-    """Write the journal (from `since`) to `out` as JSON lines or CSV; returns the rows written."""
-    items = iter_transactions(conn, since=since)
+    """Write the journal (from `since`) to `out` as JSON lines or CSV; returns the rows written.
+    Rows whose stored bytes fail their check are appended to `damaged` (see `iter_transactions`)."""
+    items = iter_transactions(conn, since=since, damaged=damaged)
     if ExportFormat(fmt) is ExportFormat.CSV:
         return write_csv(items, out)
     return write_jsonl(items, out)

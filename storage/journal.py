@@ -10,12 +10,17 @@ Layer: storage. The contract with the line driver is **persist, then acknowledge
 
     no row with that key                 → insert                         NEW
     a row (original or copy), same raw   → nothing                        DUPLICATE
+    a row whose raw_sum is this record's → its damaged bytes replaced by  REPAIRED
+                                           these (storage.integrity), the
+                                           record_damaged alarm cleared
     rows, none with the same raw         → insert with conflict_of = the  CONFLICT
                                            original's id, and raise the
                                            alarm (<line>/<dispenser>,
                                            record_conflict) in the same
                                            transaction
-The original is never overwritten (spec B8); a given conflicting byte string is stored once. For NEW,
+Every row stores `raw_sum`, the checksum of its key and raw bytes (`storage.integrity`). The original
+is never overwritten (spec B8) — except to give a damaged row back the very bytes its checksum names;
+a given conflicting byte string is stored once. For NEW,
 an open or absent gap row for the key is marked filled. Outbox rows go in the same transaction, only
 for NEW and CONFLICT. A record with a T_MAC error is stored with `tmac_error = 1` (spec B9).
 
@@ -40,10 +45,11 @@ from typing import Any
 
 from protocol.messages import DispenserInfo, NozzleTotal, Totals
 from protocol.record import RECORD_LEN, TransactionRecord
-from storage.alarms import Severity, raise_in
+from storage.alarms import Severity, clear_in, raise_in
 from storage.clock import Clock, iso_instant, iso_local, parse_instant, utc_now
-from storage.db import Database
+from storage.db import Database, Tx
 from storage.errors import InvalidRecordError
+from storage.integrity import DAMAGED_ALARM_CODE, check_row, damaged_alarm_source, derived_columns, record_sum
 from storage.outbox import OutboxMessage, enqueue_in
 
 log = logging.getLogger(__name__)
@@ -63,6 +69,8 @@ class StoreOutcome(StrEnum):
     NEW = "new"
     DUPLICATE = "duplicate"
     CONFLICT = "conflict"
+    REPAIRED = "repaired"
+    """A row whose stored bytes were damaged got them back: the re-sent record matches its checksum."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +101,8 @@ class StoredRecord:
     received_at: dt.datetime
     tmac_error: bool
     conflict_of: int | None
+    damage: tuple[str, ...] = ()
+    """Why the row's stored bytes cannot be trusted (`storage.integrity.check_row`); () when sound."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +116,8 @@ class TotalsReading:
 _INSERT_RECORD = """
 INSERT INTO transactions (
     line, dispenser, pos_ttc, t_type, kind, time, event_time, asn, bal, amn, ctc, ds, unit, nzn, g_code,
-    vol, prc, emp, v_tot, t_mac, raw, received_at, tmac_error, conflict_of
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    vol, prc, emp, v_tot, t_mac, raw, received_at, tmac_error, conflict_of, raw_sum
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id
 """
 
@@ -126,6 +136,9 @@ ON CONFLICT (line, dispenser) DO UPDATE SET
 
 
 def _stored(row: Any) -> StoredRecord:
+    damaged = check_row(row)
+    if damaged is not None:
+        log.error("%s", damaged.message())
     return StoredRecord(
         id=int(row["id"]),
         line=row["line"],
@@ -135,6 +148,7 @@ def _stored(row: Any) -> StoredRecord:
         received_at=parse_instant(row["received_at"]),
         tmac_error=bool(row["tmac_error"]),
         conflict_of=row["conflict_of"],
+        damage=() if damaged is None else damaged.problems,
     )
 
 
@@ -177,14 +191,20 @@ class Journal:
         key = (line, dispenser, record.pos_ttc)
         time_text = iso_local(record.time) if isinstance(record.time, dt.datetime) else None
         now = self._clock()
+        raw_sum = record_sum(line, dispenser, record.pos_ttc, raw)
         async with self._db.transaction() as tx:
             rows = await tx.execute(
-                "SELECT id, raw FROM transactions WHERE line = ? AND dispenser = ? AND pos_ttc = ? ORDER BY id",
+                "SELECT id, raw, raw_sum FROM transactions WHERE line = ? AND dispenser = ? AND pos_ttc = ? "
+                "ORDER BY id",
                 key,
             )
             for row in rows:
-                if bytes(row["raw"]) == raw:
+                if row["raw"] == raw:
                     return StoreResult(StoreOutcome.DUPLICATE, int(row["id"]), int(rows[0]["id"]))
+            for row in rows:
+                if row["raw_sum"] == raw_sum:  # its bytes were damaged on disk; these are its true ones
+                    await self._repair_in(tx, line, dispenser, int(row["id"]), record, raw, now)
+                    return StoreResult(StoreOutcome.REPAIRED, int(row["id"]), int(rows[0]["id"]))
             original_id = int(rows[0]["id"]) if rows else None
             inserted = await tx.one(
                 _INSERT_RECORD,
@@ -211,6 +231,7 @@ class Journal:
                     iso_instant(received_at),
                     int(tmac_error),
                     original_id,
+                    raw_sum,
                 ),
             )
             row_id = int(inserted[0])
@@ -244,6 +265,32 @@ class Journal:
             await enqueue_in(tx, messages, now=now)
         return result
 
+    @staticmethod
+    async def _repair_in(
+        tx: Tx,
+        line: str,
+        dispenser: int,
+        row_id: int,
+        record: TransactionRecord,
+        raw: bytes,
+        now: dt.datetime,
+    ) -> None:
+        """Put a damaged row's true bytes (proved by its checksum) back, with the columns derived from them."""
+        columns = derived_columns(record)
+        assignments = ", ".join(f"{name} = :{name}" for name in columns)
+        await tx.execute(
+            f"UPDATE transactions SET raw = :raw, {assignments} WHERE id = :id",
+            {**columns, "raw": raw, "id": row_id},
+        )
+        await clear_in(tx, damaged_alarm_source(line, dispenser, record.pos_ttc), DAMAGED_ALARM_CODE, now=now)
+        log.warning(
+            "record %s/%s POS_TTC %s (row %s) repaired: the dispenser re-sent the bytes its checksum names",
+            line,
+            dispenser,
+            record.pos_ttc,
+            row_id,
+        )
+
     async def records(self, line: str, dispenser: int, pos_ttc: int) -> list[StoredRecord]:
         """Every row stored under a key: the original first, then conflict copies in arrival order."""
         rows = await self._db.fetchall(
@@ -255,13 +302,18 @@ class Journal:
     async def find_grey(
         self, asn: str, bal: int, ctc: int, ds: int, time: dt.datetime
     ) -> StoredRecord | None:
-        """The grey record (T_TYPE low nibble 1) matching a 0x35 query, original rows first."""
-        row = await self._db.fetchone(
+        """The grey record (T_TYPE low nibble 1) matching a 0x35 query, original rows first; a row whose
+        stored bytes are damaged is never used (a debit must not come from changed bytes)."""
+        rows = await self._db.fetchall(
             "SELECT * FROM transactions WHERE kind = 1 AND asn = ? AND ctc = ? AND bal = ? AND ds = ? "
-            "AND time = ? ORDER BY conflict_of IS NOT NULL, id LIMIT 1",
+            "AND time = ? ORDER BY conflict_of IS NOT NULL, id LIMIT 8",
             (asn, ctc, bal, ds, iso_local(time)),
         )
-        return None if row is None else _stored(row)
+        for row in rows:
+            stored = _stored(row)
+            if not stored.damage:
+                return stored
+        return None
 
     # --- gaps ---------------------------------------------------------------------------------
 

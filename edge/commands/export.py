@@ -3,7 +3,8 @@
 Layer: edge (CLI shell over `storage.export`). The database is opened read-only (WAL lets the daemon
 keep writing); it is taken from `--db`, or from `storage.database` of the `--config` file (with the
 configuration's own rules: relative to the file's folder, `STATION_DB` overrides). Exit status: 0 done,
-2 bad arguments or a database that cannot be opened, 1 a failure while exporting.
+2 bad arguments or a database that cannot be opened, 1 a failure while exporting, 3 exported, but some
+records failed their integrity check (each is named on stderr with the way to recover it).
 
 Further kinds (`shifts`, `decisions`) will be sibling sub-commands of `transactions`.
 """
@@ -25,6 +26,7 @@ HELP = "Export stored data (transactions) as JSON lines or CSV; works while the 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_DAMAGED = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,6 +92,7 @@ def _export_transactions(args: argparse.Namespace) -> int:
     from storage.db import open_readonly
     from storage.errors import DatabaseNotFoundError, StorageError
     from storage.export import export_transactions
+    from storage.integrity import DamagedRecord
 
     since: dt.datetime | None = None
     if args.since is not None:
@@ -107,9 +110,10 @@ def _export_transactions(args: argparse.Namespace) -> int:
         return _fail(f"{exc} (is storage.database right? has the daemon ever run?)")
     except StorageError as exc:
         return _fail(f"cannot open {db_path}: {exc}")
+    damaged: list[DamagedRecord] = []
     try:
         with _output(args.output) as out:
-            count = export_transactions(conn, out, since=since, fmt=args.format)
+            count = export_transactions(conn, out, since=since, fmt=args.format, damaged=damaged)
     except BrokenPipeError:
         raise  # the reader went away (`| head`): the CLI shell exits quietly
     except (StorageError, OSError) as exc:
@@ -118,4 +122,13 @@ def _export_transactions(args: argparse.Namespace) -> int:
         conn.close()
     if args.output is not None:
         print(f"{count} transactions written to {args.output}", file=sys.stderr)
+    for record in damaged:
+        print(f"station export: DAMAGED: {record.message()}", file=sys.stderr)
+    if damaged:
+        print(
+            f"station export: {len(damaged)} of {count} records changed on disk since they were stored "
+            "(exported as stored; see docs/operations.md, 'Damaged records')",
+            file=sys.stderr,
+        )
+        return EXIT_DAMAGED
     return EXIT_OK
