@@ -169,6 +169,7 @@ class RulesAuthority:
         clock: Callable[[], dt.datetime] = dt.datetime.now,
         mono: Callable[[], float] = time.monotonic,
         require_report: bool = True,
+        clock_trusted: Callable[[], bool] = lambda: True,
     ) -> None:
         self.require_report = require_report
         """Refuse a 0x36 for a card without a readable card-inserted report (`CARD_DATA_MISSING`)."""
@@ -184,6 +185,7 @@ class RulesAuthority:
         self.alarms = alarms
         self._clock = clock
         self._mono = mono
+        self._clock_trusted = clock_trusted
         self._answered: dict[tuple[str, int, str], _Answered] = {}
         self._rechecks: asyncio.Queue[_Recheck] = asyncio.Queue(RECHECK_QUEUE_MAX)
 
@@ -245,6 +247,7 @@ class RulesAuthority:
             self.calendar.calendar,
             self.counters,
             self.config,
+            clock_trusted=self._clock_trusted(),
         )
         record = self.prices.nozzle_record(nzn) if self.prices is not None and nzn else None
         try:
@@ -292,6 +295,7 @@ class RulesAuthority:
                         self.calendar.calendar,
                         self.counters,
                         self.config,
+                        clock_trusted=self._clock_trusted(),
                     ),
                 )
         except RulesError as exc:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge.clock_guard import ClockGuard, clock_task, newest_stored_instant
 from edge.config import Config, LineConfig, LineMode
 from edge.control.convert import alarm_action
 from edge.control.dayclose import DayCloseService, day_close_task
@@ -70,6 +71,8 @@ class Station:
     lines: dict[str, FramedLine] = field(default_factory=dict)
     started_mono: float = field(default_factory=time.monotonic)
     extra_tasks: list[Callable[[Station], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    clock: ClockGuard = field(default_factory=ClockGuard)
+    """Wall-clock sanity (`edge.clock_guard`): order-dependent operations ask it before they record."""
     uplink: Any = None
     """The MQTT uplink (`uplink.wiring.install_uplink`), None when no `[uplink]` is configured."""
     day_close: Any = None
@@ -113,7 +116,11 @@ async def _build_station(config: Config, db: Database) -> Station:
     alarms = Alarms(db)
     lists = await asyncio.to_thread(ListStore.open, config.storage.lists_dir)
     bus = EventBus()
-    rules = await open_rules(config, db, journal, lists, bus, BusAlarms(alarms, bus))
+    guard = ClockGuard()
+    guard.start(await newest_stored_instant(db))
+    rules = await open_rules(
+        config, db, journal, lists, bus, BusAlarms(alarms, bus), clock_trusted=lambda: guard.trusted
+    )
     services = Services(
         journal=journal,
         alarms=BusAlarms(alarms, bus),
@@ -123,12 +130,13 @@ async def _build_station(config: Config, db: Database) -> Station:
         on_record=rules.on_record,
         on_card=rules.on_card,
     )
-    station = Station(config, db, journal, alarms, lists, bus, services)
+    station = Station(config, db, journal, alarms, lists, bus, services, clock=guard)
     station.extra_tasks.extend(rules.tasks)
     station.extra_tasks.append(control_task)
     station.day_close = DayCloseService(station)
     station.extra_tasks.extend((day_close_task, housekeeping_task))
     station.extra_tasks.append(integrity_task)
+    station.extra_tasks.append(clock_task)
     for line in config.lines:
         station.sessions[line.name] = [
             DispenserSession.create(

@@ -15,6 +15,8 @@ version order; the table **in force** at a moment is the newest one whose effect
 A nozzle a table does not price keeps the prices it had (`storage.prices.resolve_tables`). The clock is
 injected (naive station local time); `step(now)` does everything due at `now` and returns how long to
 wait for the next thing, so tests drive it without sleeping; `run` is the daemon task around it.
+While the wall clock is in doubt (`edge.clock_guard`) no table switches: the one last activated stays in
+force until the clock is trusted again.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ log = logging.getLogger(__name__)
 RECEIPT_ALARM: Final = "price_receipt_missing"
 MAX_SLEEP_S: Final = 30.0
 """The task re-checks at least this often (the wall clock may be set while it waits)."""
+HELD_RECHECK_S = 1.0
+"""While the wall clock is in doubt (`edge.clock_guard`) nothing switches; re-checked this often."""
 CONFIG_EFFECTIVE: Final = dt.datetime(2000, 1, 1)
 """EFFECTIVE of the configuration's table: fixed, so its bytes never change under one version."""
 DEFAULT_DENSITY: Final = 0
@@ -87,8 +91,11 @@ class PriceScheduler:
         alarms: AlarmSink | None = None,
         receipt_timeout_s: float = 900.0,
         clock: Callable[[], dt.datetime] = dt.datetime.now,
+        clock_trusted: Callable[[], bool] = lambda: True,
     ) -> None:
         self.store = store
+        self._trusted = clock_trusted
+        self._held_logged = False
         self.config = config
         self.alarms = alarms
         self.receipt_timeout = dt.timedelta(seconds=receipt_timeout_s)
@@ -185,6 +192,16 @@ class PriceScheduler:
         """Do what is due at `now`: switch the table in force, raise missing-receipt alarms. Returns the
         seconds until something is due next (at most `MAX_SLEEP_S`)."""
         now = self._now() if now is None else now
+        if not self._trusted():
+            # A stepped wall clock would switch a table early, or back to an older one: hold the one in force.
+            activated = [i for i, sch in enumerate(self._schedules) if sch.activated_at is not None]
+            if activated and self._schedules[activated[-1]].version != self._in_force.version:
+                await self._activate(activated[-1], now)  # at start: the table that was in force stays
+            if not self._held_logged:
+                log.warning("prices: version %d held: the wall clock is in doubt", self._in_force.version)
+                self._held_logged = True
+            return HELD_RECHECK_S
+        self._held_logged = False
         index = None
         for i, schedule in enumerate(self._schedules):
             if schedule.effective <= now:

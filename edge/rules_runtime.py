@@ -104,17 +104,25 @@ async def open_rules(
     alarms: AlarmSink,
     *,
     clock: Callable[[], dt.datetime] = dt.datetime.now,
+    clock_trusted: Callable[[], bool] = lambda: True,
 ) -> RulesRuntime:
-    """Build and load everything (see the module docstring); `ConfigError` for a bad `[rules]`."""
+    """Build and load everything (see the module docstring); `ConfigError` for a bad `[rules]`.
+    `clock_trusted` is False while the wall clock is in doubt (`edge.clock_guard`): counters keep their
+    day, price changes wait, time-dependent grey unlocks are refused."""
     settings = rules_settings(config)
     place = station_place(config)
     calendar_store = CalendarStore(db)
     calendar = CalendarHolder()
     calendar.update(await calendar_store.load())
-    counters = CounterBook(CounterStore(db), clock)
+    counters = CounterBook(CounterStore(db), clock, clock_trusted=clock_trusted)
     await counters.load()
     prices = PriceScheduler(
-        PriceStore(db), config, alarms=alarms, receipt_timeout_s=settings.price_receipt_timeout_s, clock=clock
+        PriceStore(db),
+        config,
+        alarms=alarms,
+        receipt_timeout_s=settings.price_receipt_timeout_s,
+        clock=clock,
+        clock_trusted=clock_trusted,
     )
     await prices.load()
     await prices.step()
@@ -133,6 +141,7 @@ async def open_rules(
         alarms=alarms,
         clock=clock,
         require_report=settings.require_card_report,
+        clock_trusted=clock_trusted,
     )
     catalog = Catalog(config, lists, price_table=prices.advertised)
 

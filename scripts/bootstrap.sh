@@ -18,8 +18,9 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok
 for p in gcc python3-dev libpcsclite-dev; do have_pkg "$p" || need_pkgs+=("$p"); done
 if [ "$want_test" = 1 ]; then
   # systemd: systemd-analyze verifies the units; chromium + fonts-noto-cjk: the web view test in a real
-  # headless browser (Playwright drives Debian's chromium; no browser is downloaded), Chinese names.
-  for p in mosquitto mosquitto-clients pcscd vsmartcard-vpcd socat tmux systemd chromium fonts-noto-cjk; do
+  # headless browser (Playwright drives Debian's chromium; no browser is downloaded), Chinese names;
+  # faketime: the clock-step chaos test (libfaketime).
+  for p in mosquitto mosquitto-clients pcscd vsmartcard-vpcd socat tmux systemd chromium fonts-noto-cjk faketime libfaketime; do
     have_pkg "$p" || need_pkgs+=("$p")
   done
 fi

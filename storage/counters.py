@@ -57,6 +57,11 @@ class CounterStore:
         )
         return {str(r["asn"]): CounterRow(int(r["fills"]), int(r["amount"]), int(r["volume"])) for r in rows}
 
+    async def newest_day(self) -> dt.date | None:
+        """The latest day any counter was kept for (None when none was)."""
+        row = await self._db.fetchone("SELECT max(day) FROM card_counters")
+        return None if row is None or row[0] is None else dt.date.fromisoformat(str(row[0]))
+
     async def save(self, day: dt.date, cards: Mapping[str, CounterRow], record_id: int | None) -> None:
         """Write the counters of `cards` on `day` and mark journal row `record_id` counted, atomically."""
         async with self._db.transaction() as tx:

@@ -5,7 +5,10 @@ Layer: storage. A shift is opened and closed by operators (`shifts`); the nozzle
 Employee duty periods are not stored separately: they are the on-duty / off-duty records (T_TYPE 5 / 6)
 of the journal, so they can never disagree with it.
 
-The report of shift S (window = [opened_at, closed_at or now), by the records' arrival time):
+The report of shift S (window = the journal rows that arrived between its open and its close, by row id,
+so a wall-clock step cannot move a record into another shift; shifts from before migration 0016: the
+arrival-time window [opened_at, closed_at or now)). A shift never closes before it opened nor opens
+before the previous one closed (`ShiftOrderError`: the wall clock was stepped back):
 
     per nozzle     totalizer start (S start reading) .. end (S end reading) → meter volume
                    records of the window: count, volume, amount, by payment mode
@@ -62,6 +65,10 @@ class ShiftError(StorageError):
     """A shift operation that cannot be done (one is already open, none is open, unknown id)."""
 
 
+class ShiftOrderError(ShiftError):
+    """A shift would close before it opened, or open before the previous one closed (a clock step)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ShiftRow:
     id: int
@@ -71,6 +78,10 @@ class ShiftRow:
     closed_at: dt.datetime | None = None
     closed_by: str = ""
     handed_to: str = ""
+    first_record_id: int | None = None
+    """Journal rows with an id above this arrived during the shift (None: a shift from before 0016)."""
+    last_record_id: int | None = None
+    """... up to this one (set at close)."""
 
     @property
     def open(self) -> bool:
@@ -224,6 +235,8 @@ def _shift(row: Any) -> ShiftRow:
         closed_at=parse_instant(row["closed_at"]) if row["closed_at"] else None,
         closed_by=row["closed_by"],
         handed_to=row["handed_to"],
+        first_record_id=row["first_record_id"],
+        last_record_id=row["last_record_id"],
     )
 
 
@@ -250,8 +263,16 @@ async def open_in(
     """Open a shift with its start totals; `ShiftError` if one is open already."""
     if await current_in(tx) is not None:
         raise ShiftError("a shift is already open: close it (hand over) first")
+    last = await tx.fetchone("SELECT max(closed_at), max(opened_at) FROM shifts")
+    newest = max((str(t) for t in (last or ()) if t), default=None)
+    if newest is not None and iso_instant(now) < newest:
+        raise ShiftOrderError(
+            f"a shift cannot open at {iso_instant(now)}, before the previous one's {newest} "
+            "(the wall clock is behind: check it)"
+        )
     row = await tx.one(
-        "INSERT INTO shifts (opened_at, opened_by, note) VALUES (?, ?, ?) RETURNING *",
+        "INSERT INTO shifts (opened_at, opened_by, note, first_record_id) VALUES (?, ?, ?, "
+        "(SELECT coalesce(max(id), 0) FROM transactions)) RETURNING *",
         (iso_instant(now), by, note),
     )
     shift = _shift(row)
@@ -275,14 +296,21 @@ async def close_in(
     shift = await current_in(tx)
     if shift is None:
         raise ShiftError("no shift is open")
+    if now < shift.opened_at:
+        raise ShiftOrderError(
+            f"shift {shift.id} cannot close at {iso_instant(now)}, before it opened at "
+            f"{iso_instant(shift.opened_at)} (the wall clock is behind: check it)"
+        )
     await _store_readings(tx, shift.id, "end", readings)
-    closed = replace(shift, closed_at=now, closed_by=by, handed_to=handed_to)
+    last_id = await tx.one("SELECT coalesce(max(id), 0) FROM transactions")
+    closed = replace(shift, closed_at=now, closed_by=by, handed_to=handed_to, last_record_id=int(last_id[0]))
     report = await build_report(
         _TxReader(tx), closed, nozzles=nozzles, tolerance=tolerance, now=now, final=True, title=title
     )
     await tx.execute(
-        "UPDATE shifts SET closed_at = ?, closed_by = ?, handed_to = ?, report = ? WHERE id = ?",
-        (iso_instant(now), by, handed_to, json.dumps(report_json(report)), shift.id),
+        "UPDATE shifts SET closed_at = ?, closed_by = ?, handed_to = ?, report = ?, last_record_id = ? "
+        "WHERE id = ?",
+        (iso_instant(now), by, handed_to, json.dumps(report_json(report)), closed.last_record_id, shift.id),
     )
     return closed, report
 
@@ -467,15 +495,26 @@ async def build_report(
     start_readings = await _readings(reader, shift.id, "start")
     end_readings = end_override if end_override is not None else await _readings(reader, shift.id, "end")
 
+    bounds: tuple[object, ...]
+    duty_bound: object
+    if shift.first_record_id is not None:
+        # By row id: the arrival order, which a wall-clock step cannot disturb (the report of the next
+        # shift never counts this one's records, whatever the clock said).
+        last: object = shift.last_record_id if shift.last_record_id is not None else 2**63 - 1
+        window, bounds = "id > ? AND id <= ?", (shift.first_record_id, last)
+        duty_end, duty_bound = "id <= ?", last
+    else:  # a shift opened before the row bounds existed
+        window, bounds = "received_at >= ? AND received_at < ?", (start_text, end_text)
+        duty_end, duty_bound = "received_at < ?", end_text
     records = await reader.rows(
         "SELECT line, dispenser, nzn, kind, unit, emp, vol, amn FROM transactions"
-        " WHERE received_at >= ? AND received_at < ? AND conflict_of IS NULL ORDER BY id",
-        (start_text, end_text),
+        f" WHERE {window} AND conflict_of IS NULL ORDER BY id",
+        bounds,
     )
     duty_rows = await reader.rows(
         "SELECT line, dispenser, nzn, kind, emp, asn, v_tot, received_at FROM transactions"
-        " WHERE kind IN (5, 6) AND received_at >= ? AND received_at < ? AND conflict_of IS NULL ORDER BY id",
-        (iso_instant(start - DUTY_LOOKBACK), end_text),
+        f" WHERE kind IN (5, 6) AND received_at >= ? AND {duty_end} AND conflict_of IS NULL ORDER BY id",
+        (iso_instant(start - DUTY_LOOKBACK), duty_bound),
     )
 
     refs = {n.key: n for n in nozzles}

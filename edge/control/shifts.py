@@ -5,7 +5,9 @@ totals (0x38) of every online dispenser through its session (`request_read(Total
 the next poll), waits up to `totals_wait_s` for the answers, and falls back to the last stored reading
 for a dispenser that is offline or does not answer (the report says so per nozzle). Closing a shift
 stores the end totals, freezes the final report and — with a handover — opens the next shift at the
-same totals, all in one transaction with its audit rows.
+same totals, all in one transaction with its audit rows. While the wall clock is in doubt
+(`edge.clock_guard`) opening and closing are refused; storage refuses a shift that would close before it
+opened or open before the previous one closed, whatever the clock guard says.
 
 Languages: the frozen report and the copy sent to the centre are rendered in English (the neutral
 source texts, like every stored word); the report a person asks for is rendered again from its figures
@@ -16,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from edge.clock_guard import ClockDoubt
 from edge.control import messages as m
 from edge.control.convert import ShiftChanged
 from protocol.i18n import Translator, UnknownLanguage, translator
@@ -46,6 +50,8 @@ from storage.shifts import (
 if TYPE_CHECKING:
     from edge.daemon import Station
     from edge.session import DispenserSession
+
+log = logging.getLogger(__name__)
 
 TOTALS_WAIT_S = 5.0
 """How long a handover waits for the dispensers' 0x38 answers."""
@@ -159,13 +165,25 @@ class ShiftService:
         finally:
             sub.close()
 
+    def _require_clock(self, what: str) -> None:
+        """Shifts are ordered by the wall clock: refused while it is in doubt (`edge.clock_guard`)."""
+        guard = getattr(self.station, "clock", None)
+        if guard is None:
+            return
+        try:
+            guard.require_trusted(what)
+        except ClockDoubt as exc:
+            log.warning("%s", exc)
+            raise ShiftRequestError(m.ErrorCode.CONFLICT, str(exc)) from exc
+
     async def open(self, actor: str, role: str, note: str = "") -> ShiftRow:
+        self._require_clock("opening a shift")
         readings = await self.read_totals()
         now = self.clock()
         async with self.station.db.transaction() as tx:
             try:
                 shift = await open_in(tx, actor, readings, now=now, note=note)
-            except ShiftError as exc:  # one is open already
+            except ShiftError as exc:  # one is open already, or it would open before the last one closed
                 raise ShiftRequestError(m.ErrorCode.CONFLICT, str(exc)) from exc
             await append_in(
                 tx,
@@ -192,6 +210,7 @@ class ShiftService:
             handover_to = target.username
         if await self.store.current() is None:
             raise ShiftRequestError(m.ErrorCode.CONFLICT, "no shift is open")
+        self._require_clock("closing a shift")
         readings = await self.read_totals()
         now = self.clock()
         next_shift: ShiftRow | None = None
@@ -207,7 +226,7 @@ class ShiftService:
                     tolerance=self.tolerance,
                     title=self.title(),
                 )
-            except ShiftError as exc:  # closed meanwhile
+            except ShiftError as exc:  # closed meanwhile, or it would close before it opened
                 raise ShiftRequestError(m.ErrorCode.CONFLICT, str(exc)) from exc
             await append_in(
                 tx,

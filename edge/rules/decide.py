@@ -83,7 +83,14 @@ def decide(request: CardRequest, context: DecisionContext) -> Decision:
     warnings: list[RuleWarning] = []
     grey_unlock = None
     if card.grey and card.grey_lock is not None:
-        grey_unlock = may_unlock(card.grey_lock, context.here, context.now, context.calendar, context.config)
+        grey_unlock = may_unlock(
+            card.grey_lock,
+            context.here,
+            context.now,
+            context.calendar,
+            context.config,
+            clock_trusted=context.clock_trusted,
+        )
     # Each check returns None or a _Refusal (a non-empty tuple, so truthy): the first refusal wins.
     refusal = (
         _check_dates(card, context)

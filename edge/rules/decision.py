@@ -62,6 +62,8 @@ class DecisionContext:
     calendar: WorkingCalendar
     counters: CounterView
     config: RulesConfig
+    clock_trusted: bool = True
+    """False while the wall clock is in doubt (a step was seen): no rule may rely on the date or a delay."""
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is not None:

@@ -13,7 +13,8 @@ presented at a nozzle is refused. Checked in this order, the first that holds wi
    (`GREY_WAIT_DELAY`), or a station outside both provinces (`GREY_OTHER_PROVINCE`; only an issuing outlet
    can unlock it, online).
 
-Times are naive station-local datetimes.
+Times are naive station-local datetimes. While the wall clock is in doubt (a step was seen,
+`edge.clock_guard`) clauses 2 and 3 cannot allow (`GREY_WAIT_DELAY`): only the same dispenser unlocks.
 """
 
 from __future__ import annotations
@@ -76,13 +77,23 @@ class UnlockVerdict:
 
 
 def may_unlock(
-    grey: GreyLock, here: Place, now: dt.datetime, calendar: WorkingCalendar, config: RulesConfig
+    grey: GreyLock,
+    here: Place,
+    now: dt.datetime,
+    calendar: WorkingCalendar,
+    config: RulesConfig,
+    *,
+    clock_trusted: bool = True,
 ) -> UnlockVerdict:
-    """Apply §2.4 to a grey record for a card presented at `here` at `now` (see the module docstring)."""
+    """Apply §2.4 to a grey record for a card presented at `here` at `now` (see the module docstring).
+    With `clock_trusted` False (the wall clock was stepped) only clause 1 can allow: the others depend on
+    the date or a delay, which a stepped clock would shorten."""
     if now.tzinfo is not None:
         raise BadClock(now)
     if here.same_dispenser(grey.where):
         return UnlockVerdict(True, RefusalReason.NONE, UnlockRule.SAME_DISPENSER)
+    if not clock_trusted:
+        return UnlockVerdict(False, RefusalReason.GREY_WAIT_DELAY)
     same_station = here.station_id == grey.where.station_id
     if same_station and now.date() <= grey.locked_at.date():
         return UnlockVerdict(True, RefusalReason.NONE, UnlockRule.SAME_STATION_SAME_DAY)

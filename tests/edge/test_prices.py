@@ -193,3 +193,37 @@ async def test_schedules_only_move_forward(db: Database, tmp_path: Path) -> None
     # v3 prices only 0095: the other nozzles keep v2's prices, in both halves.
     assert [r.prices for r in table.current] == [(760, 750, 740), (810,), (770,)]
     assert [r.prices for r in table.new] == [(760, 750, 740), (820, 815), (770,)]
+
+
+async def test_a_clock_in_doubt_switches_no_table_and_keeps_the_one_in_force(tmp_path: Path) -> None:
+    clock, alarms = Clock(), FakeAlarms()
+    trusted = [True]
+    path = tmp_path / "station.db"
+    async with await Database.open(path) as db:
+        prices = scheduler(db, tmp_path, clock, alarms)
+        await prices.load()
+        await prices.add(v2())
+        clock.now = SIX
+        await prices.step()
+        assert prices.version == 2
+    v3 = PriceSchedule(3, SIX + dt.timedelta(days=1), (ProductPrices("0092", (800, 790, 780)),), ())
+    async with await Database.open(path) as db:
+        held = PriceScheduler(
+            PriceStore(db, clock=lambda: clock.now.astimezone()),
+            config(tmp_path),
+            alarms=alarms,
+            clock=clock,
+            clock_trusted=lambda: trusted[0],
+        )
+        await held.load()
+        await held.add(v3)
+        trusted[0] = False
+        clock.now = SIX - dt.timedelta(days=1)  # stepped back a day: v2 must not be undone
+        await held.step()
+        assert held.version == 2
+        clock.now = SIX + dt.timedelta(days=2)  # stepped forward: v3 must not start early
+        await held.step()
+        assert held.version == 2 and [s.version for s in held.pending()] == [3]
+        trusted[0] = True
+        await held.step()
+        assert held.version == 3
