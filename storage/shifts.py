@@ -6,7 +6,7 @@ Employee duty periods are not stored separately: they are the on-duty / off-duty
 of the journal, so they can never disagree with it.
 
 The report of shift S (window = the journal rows that arrived between its open and its close, by row id,
-so a wall-clock step cannot move a record into another shift; shifts from before migration 0016: the
+so a wall-clock step cannot move a record into another shift; shifts from before migration 0160: the
 arrival-time window [opened_at, closed_at or now)). A shift never closes before it opened nor opens
 before the previous one closed (`ShiftOrderError`: the wall clock was stepped back):
 
@@ -79,7 +79,7 @@ class ShiftRow:
     closed_by: str = ""
     handed_to: str = ""
     first_record_id: int | None = None
-    """Journal rows with an id above this arrived during the shift (None: a shift from before 0016)."""
+    """Journal rows with an id above this arrived during the shift (None: a shift from before 0160)."""
     last_record_id: int | None = None
     """... up to this one (set at close)."""
 

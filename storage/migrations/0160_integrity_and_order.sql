@@ -1,6 +1,6 @@
--- 0016_integrity_and_order: a checksum of every journal record, and the journal rows that bound a shift.
+-- 0160_integrity_and_order: a checksum of every journal record, and the journal rows that bound a shift.
 -- Documented in docs/database.md. The runner wraps this file in BEGIN IMMEDIATE ... COMMIT and sets
--- PRAGMA user_version = 16.
+-- PRAGMA user_version = 160.
 
 -- SHA-256 of (line, dispenser, POS_TTC, raw) as written by storage.integrity.record_sum: set for every
 -- new row by Journal.store_record; rows stored before this migration get theirs when the daemon next
