@@ -64,7 +64,10 @@ def _scan_file(path: Path) -> list[DamagedRecord]:
 
 async def check_at_start(db: Database) -> None:
     """`PRAGMA quick_check` (raises `DatabaseCorruptError`), then checksums for rows that lack one."""
-    problems = await asyncio.to_thread(_quick_check_file, db.path)
+    try:
+        problems = await asyncio.to_thread(_quick_check_file, db.path)
+    except DatabaseCorruptError as exc:
+        raise DatabaseCorruptError(f"{db.path}: quick_check failed: {exc}") from exc
     if problems:
         raise DatabaseCorruptError(
             f"{db.path}: quick_check found {len(problems)} problems, e.g. {'; '.join(problems[:3])}"
