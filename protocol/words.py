@@ -63,16 +63,13 @@ ALARM_TEXT: Final = {
     "probe_offline": N_("The tank probe does not answer."),
     "jump": N_("The tank level jumped: check the probe."),
     "sudden_loss": N_("The tank lost product while nothing was sold: check for a leak."),
-<<<<<<< HEAD
     "unknown_cylinder": N_("A cylinder that is not in the registry was scanned."),
     "overfill": N_("A cylinder was over-filled: correct it before it is handed out."),
     "scale_fault": N_("A filling scale failed during a fill: re-weigh the cylinder."),
     "bad_import": N_("A cylinder file was refused: nothing was imported."),
-=======
     "record_damaged": N_("A stored record changed on disk: it is being recovered; call the station manager."),
     "database_damaged": N_("The station database is damaged: call the engineer."),
     "clock_step": N_("The clock jumped: shifts and price changes wait until the time is confirmed."),
->>>>>>> 3332c6c (Alarm words for record_damaged, database_damaged and clock_step, in both catalogs)
 }
 """What each alarm code means for the attendant (the stored message is the engineer's detail)."""
 
