@@ -21,6 +21,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
+from edge.clock_guard import describe_seconds
 from edge.events import NozzleState, NozzleStatus, SaleStored
 from edge.housekeeping_config import HousekeepingSettings, housekeeping_settings
 from storage.audit import append_in
@@ -116,6 +117,12 @@ class DayCloseService:
         """What keeps `day` from being closed now (empty: nothing)."""
         end = day_period(day, self.settings.day_boundary).end
         reasons: list[str] = []
+        guard = getattr(self.station, "clock", None)
+        if guard is not None and guard.step is not None:  # edge.clock_guard: a step makes day edges suspect
+            reasons.append(
+                f"the wall clock stepped by {describe_seconds(guard.step.seconds)} and is not trusted yet"
+                " (acknowledge the clock_step alarm once the time is right)"
+            )
         gaps = await self.station.db.fetchall(
             "SELECT line, dispenser, group_concat(pos_ttc, ', ') AS missing FROM record_gaps"
             " WHERE state = 'open' GROUP BY line, dispenser ORDER BY line, dispenser"

@@ -152,3 +152,20 @@ async def test_a_shift_never_opens_before_the_previous_one_closed(
     refused = await client.request(m.OpenShift(token=token))
     assert isinstance(refused, m.Error) and "before the previous one" in refused.message
     assert len(await shift_rows(station)) == 1
+
+
+async def test_no_day_is_closed_while_the_clock_is_in_doubt(
+    server: ControlServer, station: Station, operators, connect, clocks: Clocks, guarded: ClockGuard
+) -> None:
+    for sessions in station.sessions.values():
+        for s in sessions:
+            s.online = True
+    client = await connect()
+    token = await login(client)
+    clocks.run(60)
+    clocks.step(-DAY)
+    assert guarded.check()[0] is not None
+    reply = await client.request(m.CloseDay(token=token, day="2026-11-19"))
+    assert isinstance(reply, m.Error) and "wall clock stepped by -1 d" in reply.message, reply
+    rows = await station.db.fetchall("SELECT day FROM day_closes")
+    assert rows == []
