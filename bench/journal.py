@@ -106,7 +106,14 @@ async def _run(records: int, folder: Path) -> dict[str, Any]:
     bus = EventBus()
     services = Services(Journal(db), Alarms(db), _NoCatalog(), None, bus)  # type: ignore[arg-type]
     pipe = _Pipe()
-    cfg = LineConfig("bench", "mem", LineMode.MULTI_DROP, (DispenserConfig(1, (NozzleConfig(1, "0092"),)),))
+    cfg = LineConfig(
+        "bench",
+        "mem",
+        LineMode.MULTI_DROP,
+        (DispenserConfig(1, (NozzleConfig(1, "0092"),)),),
+        poll_cycle_ms=0,  # unpaced: the record path, as fast as it goes
+        min_poll_interval_ms=0,
+    )
     line = FramedLine("bench", pipe, controller_address=0xE0, inter_byte_timeout_s=1.0, bus=bus)
     session = DispenserSession.create("bench", 1, {1: "0092"}, services)
     driver = MultiDropDriver(cfg, line, [session])
