@@ -47,6 +47,7 @@ class CardFileError(CardProtocolError):
     def __init__(self, file: str, message: str, raw: bytes = b"") -> None:
         super().__init__(f"{file}: {message} ({raw.hex().upper()})")
         self.file = file
+        self.detail = message
         self.raw = raw
 
 

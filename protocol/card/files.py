@@ -46,7 +46,7 @@ import datetime as dt
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TypeVar
+from typing import ClassVar, Self, TypeVar
 
 from protocol.card.errors import CardFileError
 
@@ -178,8 +178,28 @@ def _enum(cls: type[_E], value: int, file: str, what: str, raw: bytes) -> _E:
 # ----------------------------------------------------------------------------------------- files
 
 
+class _Layout:
+    """`parse` of every file: a field's error re-raised with the whole file's bytes attached."""
+
+    __slots__ = ()
+    NAME: ClassVar[str]
+
+    @classmethod
+    def _parse(cls, raw: bytes) -> Self:
+        raise NotImplementedError
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Self:
+        try:
+            return cls._parse(raw)
+        except CardFileError as exc:
+            if exc.raw == raw:
+                raise
+            raise CardFileError(cls.NAME, exc.detail, raw) from exc
+
+
 @dataclass(frozen=True, slots=True)
-class IssuerFile:
+class IssuerFile(_Layout):
     """EF15: who issued the card, its number (ASN) and validity."""
 
     asn: str
@@ -206,7 +226,7 @@ class IssuerFile:
         return ((raw[3] & 0x0F) << 4) | (raw[4] >> 4)
 
     @classmethod
-    def parse(cls, raw: bytes) -> IssuerFile:
+    def _parse(cls, raw: bytes) -> IssuerFile:
         _need(cls.NAME, raw, (cls.SIZE,))
         return cls(
             issuer_id=raw[0:8],
@@ -233,7 +253,7 @@ class IssuerFile:
 
 
 @dataclass(frozen=True, slots=True)
-class HolderFile:
+class HolderFile(_Layout):
     """EF16: the holder; CNG cards carry the price level and the discount too."""
 
     name: str = ""
@@ -250,7 +270,7 @@ class HolderFile:
     NAME = "EF16"
 
     @classmethod
-    def parse(cls, raw: bytes) -> HolderFile:
+    def _parse(cls, raw: bytes) -> HolderFile:
         _need(cls.NAME, raw, (cls.SIZE, cls.CNG_SIZE))
         level: int | None = None
         discount = 0
@@ -286,7 +306,7 @@ class HolderFile:
 
 
 @dataclass(frozen=True, slots=True)
-class VehicleFile:
+class VehicleFile(_Layout):
     """EF0D: the CNG vehicle: cylinder inspection valid-until, plate, cylinder, class, consumption mode."""
 
     cylinder_valid_until: dt.date | None
@@ -300,7 +320,7 @@ class VehicleFile:
     NAME = "EF0D"
 
     @classmethod
-    def parse(cls, raw: bytes) -> VehicleFile:
+    def _parse(cls, raw: bytes) -> VehicleFile:
         _need(cls.NAME, raw, (cls.SIZE,))
         if raw[36] > 4:
             raise CardFileError(cls.NAME, f"vehicle class {raw[36]} is not 0..4", raw)
@@ -326,7 +346,7 @@ class VehicleFile:
 
 
 @dataclass(frozen=True, slots=True)
-class LimitsFile:
+class LimitsFile(_Layout):
     """EF1C: restrictions and caps (0 / empty = none)."""
 
     product_code: str = "0000"
@@ -342,7 +362,7 @@ class LimitsFile:
     NAME = "EF1C"
 
     @classmethod
-    def parse(cls, raw: bytes) -> LimitsFile:
+    def _parse(cls, raw: bytes) -> LimitsFile:
         _need(cls.NAME, raw, (cls.SIZE,))
         product = raw[0:2].hex()
         if not product.isdigit():
@@ -371,7 +391,7 @@ class LimitsFile:
 
 
 @dataclass(frozen=True, slots=True)
-class CreditFile:
+class CreditFile(_Layout):
     """EF1B: the credit line of a credit-mode card and its last clearing."""
 
     credit_line: int = 0
@@ -383,7 +403,7 @@ class CreditFile:
     NAME = "EF1B"
 
     @classmethod
-    def parse(cls, raw: bytes) -> CreditFile:
+    def _parse(cls, raw: bytes) -> CreditFile:
         _need(cls.NAME, raw, (cls.SIZE,))
         return cls(
             credit_line=int.from_bytes(raw[0:4], "big"),
@@ -401,7 +421,7 @@ class CreditFile:
 
 
 @dataclass(frozen=True, slots=True)
-class LogRecord:
+class LogRecord(_Layout):
     """One EF18 record: a transaction the card made."""
 
     counter: int
@@ -417,7 +437,7 @@ class LogRecord:
     RECORDS = 10
 
     @classmethod
-    def parse(cls, raw: bytes) -> LogRecord:
+    def _parse(cls, raw: bytes) -> LogRecord:
         _need(cls.NAME, raw, (cls.SIZE,))
         date = bcd_date(raw[16:20], cls.NAME, "date")
         time = bcd_time(raw[20:23], cls.NAME)
@@ -449,7 +469,7 @@ class LogRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class GreyStatus:
+class GreyStatus(_Layout):
     """The card's grey-lock state (E0 CA): where and when it was locked, and the lock's GTAC."""
 
     state: GreyState
@@ -470,7 +490,7 @@ class GreyStatus:
         return self.state is GreyState.GREY
 
     @classmethod
-    def parse(cls, raw: bytes) -> GreyStatus:
+    def _parse(cls, raw: bytes) -> GreyStatus:
         _need(cls.NAME, raw, (cls.SIZE,))
         state = _enum(GreyState, raw[0], cls.NAME, "grey state", raw)
         locked_at: dt.datetime | None = None

@@ -57,6 +57,7 @@ from protocol.card.errors import (
     InsNotSupported,
     PinBlocked,
     PinWrong,
+    ProofNotAvailable,
     RecordNotFound,
     StatusWordError,
     WrongLength,
@@ -572,7 +573,12 @@ class CardAccess:
     async def transaction_proof(self, tx_type: int, counter: int) -> bytes | None:
         """GET TRANSACTION PROVE: MAC || TAC of the card's transaction `counter`, None if it has none."""
         await self._require_asn()
-        return await self._optional(apdu.get_transaction_prove(tx_type, counter), "GET TRANSACTION PROVE", 8)
+        try:
+            return await self._optional(apdu.get_transaction_prove(tx_type, counter), "GET TRANSACTION PROVE", 8)
+        except CardRefused as exc:
+            if isinstance(exc.error, ProofNotAvailable):
+                return None
+            raise
 
 
 def _load_type(purse: Purse) -> int:
