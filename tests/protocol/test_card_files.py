@@ -56,7 +56,9 @@ def test_issuer_round_trip(asn: str, start: dt.date | None, until: dt.date | Non
 
 @given(cjk, ascii_.filter(lambda s: len(s) <= 18), st.none() | st.integers(0, 2), st.integers(0, 10000))
 def test_holder_round_trip(name: str, ident: str, level: int | None, discount: int) -> None:
-    f = HolderFile(name=name, id_number=ident, price_level=level, discount_bp=discount if level is not None else 0)
+    f = HolderFile(
+        name=name, id_number=ident, price_level=level, discount_bp=discount if level is not None else 0
+    )
     raw = f.encode()
     assert len(raw) == (HolderFile.SIZE if level is None else HolderFile.CNG_SIZE)
     assert HolderFile.parse(raw) == f
@@ -77,7 +79,9 @@ def test_vehicle_cylinder_date_is_bcd_at_offset_0_and_plate_at_4() -> None:
 
 
 @given(st.integers(0, 9999), st.integers(0, 255), cjk, u32, st.integers(0, 255), u32, u32)
-def test_limits_round_trip(prod: int, prov: int, plate: str, station: int, fills: int, sale: int, day: int) -> None:
+def test_limits_round_trip(
+    prod: int, prov: int, plate: str, station: int, fills: int, sale: int, day: int
+) -> None:
     f = LimitsFile(f"{prod:04d}", prov, plate, station, fills, sale, day)
     assert len(f.encode()) == LimitsFile.SIZE
     assert LimitsFile.parse(f.encode()) == f
@@ -90,7 +94,9 @@ def test_credit_round_trip(line: int, cleared: dt.date | None, amount: int) -> N
 
 
 @given(st.integers(0, 0xFFFF), u32, st.integers(0, 255), term, times)
-def test_log_record_round_trip(counter: int, amount: int, kind: int, terminal: bytes, when: dt.datetime) -> None:
+def test_log_record_round_trip(
+    counter: int, amount: int, kind: int, terminal: bytes, when: dt.datetime
+) -> None:
     f = LogRecord(counter, amount, kind, terminal, when)
     assert len(f.encode()) == LogRecord.SIZE
     assert LogRecord.parse(f.encode()) == f

@@ -71,7 +71,9 @@ grey = { terminal = "000000000009", serial = 7, locked_at = 2026-12-01T08:00:00 
 WHEN = dt.datetime(2026, 12, 2, 10, 0, 0)
 
 
-def access(name: str, state_file: Path | None = None) -> tuple[CardAccess, CardSlot, VirtualCard, LocalChannel]:
+def access(
+    name: str, state_file: Path | None = None
+) -> tuple[CardAccess, CardSlot, VirtualCard, LocalChannel]:
     slot, card = make_slot(deck(DECK)[name], state_file)
     channel = LocalChannel(slot)
     return CardAccess(channel, SoftPsam(TERMINAL)), slot, card, channel
@@ -273,7 +275,10 @@ async def test_issue_a_blank_card() -> None:
     with pytest.raises(CardRefused):
         await acc.load(100, WHEN)
     issuer = IssuerFile(
-        asn=image.asn, valid_from=dt.date(2026, 12, 2), valid_until=dt.date(2031, 12, 1), issue_state=IssueState.ISSUED
+        asn=image.asn,
+        valid_from=dt.date(2026, 12, 2),
+        valid_until=dt.date(2031, 12, 1),
+        issue_state=IssueState.ISSUED,
     )
     await acc.issue(
         issuer,
