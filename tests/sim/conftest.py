@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.sim.helpers import SCENARIO_TOML, STATION_TOML, SimProcess
+from tests.support.pcsc import pcsc
+
+__all__ = ["pcsc"]  # the private pcscd with vpcd readers, for the virtual card tests
 
 
 @pytest.fixture

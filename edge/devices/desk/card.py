@@ -574,7 +574,9 @@ class CardAccess:
         """GET TRANSACTION PROVE: MAC || TAC of the card's transaction `counter`, None if it has none."""
         await self._require_asn()
         try:
-            return await self._optional(apdu.get_transaction_prove(tx_type, counter), "GET TRANSACTION PROVE", 8)
+            return await self._optional(
+                apdu.get_transaction_prove(tx_type, counter), "GET TRANSACTION PROVE", 8
+            )
         except CardRefused as exc:
             if isinstance(exc.error, ProofNotAvailable):
                 return None
