@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Mapping
 from typing import Protocol
 
 from edge.devices.desk.errors import CardNotGenuine
@@ -47,6 +48,26 @@ class Psam(Protocol):
         """Whether the TAC a card returned for a load is right."""
         ...
 
+    async def purchase_mac1(
+        self, asn: str, tx_type: int, init: PurchaseInit, amount: int, ttc: int, stamp: bytes
+    ) -> bytes:
+        """MAC1 of DEBIT FOR PURCHASE."""
+        ...
+
+    async def purchase_ok(
+        self,
+        asn: str,
+        tx_type: int,
+        init: PurchaseInit,
+        amount: int,
+        ttc: int,
+        stamp: bytes,
+        tac: bytes,
+        mac2: bytes,
+    ) -> bool:
+        """Whether TAC and MAC2 a card returned for a purchase are right."""
+        ...
+
     async def grey_lock_mac1(self, asn: str, init: PurchaseInit, ttc: int, stamp: bytes) -> bytes:
         """MAC1 of GREY LOCK."""
         ...
@@ -75,21 +96,33 @@ class Psam(Protocol):
 
 
 class SoftPsam:
-    """A software PSAM: master keys in memory, a terminal id and a serial counter."""
+    """A software PSAM: master keys in memory, a terminal id and a serial counter.
 
-    def __init__(self, terminal_id: bytes, masters: KeySet = TEST_MASTER_KEYS, first_serial: int = 1) -> None:
+    `card_keys` gives some cards fixed keys instead of diversified ones (the public test vectors use a
+    card key directly).
+    """
+
+    def __init__(
+        self,
+        terminal_id: bytes,
+        masters: KeySet = TEST_MASTER_KEYS,
+        first_serial: int = 1,
+        card_keys: Mapping[str, KeySet] | None = None,
+    ) -> None:
         if len(terminal_id) != TERMINAL_ID_LEN:
             raise ValueError(f"terminal id must be {TERMINAL_ID_LEN} bytes, got {terminal_id.hex()}")
         self._terminal_id = terminal_id
         self._masters = masters
         self._serial = first_serial
+        self._card_keys = dict(card_keys or {})
 
     @property
     def terminal_id(self) -> bytes:
         return self._terminal_id
 
     def keys(self, asn: str) -> KeySet:
-        return self._masters.diversified(asn_bytes(asn))
+        fixed = self._card_keys.get(asn)
+        return fixed if fixed is not None else self._masters.diversified(asn_bytes(asn))
 
     async def next_serial(self) -> int:
         serial = self._serial
@@ -118,6 +151,30 @@ class SoftPsam:
 
     def _purchase_sk(self, asn: str, init: PurchaseInit, ttc: int) -> bytes:
         return session_key(self.keys(asn).purchase, purchase_seed(init.rnd, init.offline_counter, ttc))
+
+    async def purchase_mac1(
+        self, asn: str, tx_type: int, init: PurchaseInit, amount: int, ttc: int, stamp: bytes
+    ) -> bytes:
+        sk = self._purchase_sk(asn, init, ttc)
+        return macs.purchase_mac1(sk, amount, tx_type, self._terminal_id, stamp)
+
+    async def purchase_ok(
+        self,
+        asn: str,
+        tx_type: int,
+        init: PurchaseInit,
+        amount: int,
+        ttc: int,
+        stamp: bytes,
+        tac: bytes,
+        mac2: bytes,
+    ) -> bool:
+        sk = self._purchase_sk(asn, init, ttc)
+        tk = tac_key(self.keys(asn).tac)
+        want_tac = macs.purchase_tac(tk, amount, tx_type, self._terminal_id, ttc, stamp)
+        return hmac.compare_digest(macs.purchase_mac2(sk, amount), mac2) and hmac.compare_digest(
+            want_tac, tac
+        )
 
     async def grey_lock_mac1(self, asn: str, init: PurchaseInit, ttc: int, stamp: bytes) -> bytes:
         return macs.grey_mac1(self._purchase_sk(asn, init, ttc), self._terminal_id, ttc, stamp)

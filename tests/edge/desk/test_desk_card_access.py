@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from station_sim.card.core import VirtualCard
 from station_sim.card.slot import CardSlot, TearMode, TearPlan
 from station_sim.card.state import load_state
@@ -320,3 +323,40 @@ async def test_no_card_is_card_removed() -> None:
 
 def test_test_master_keys_are_the_documented_ones() -> None:
     assert TEST_MASTER_KEYS.purchase == b"TESTPURCHASEKEY1"
+
+
+tears = st.none() | st.tuples(st.integers(1, LOAD_APDUS), st.sampled_from(list(TearMode)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 100_000), tears), min_size=1, max_size=8))
+def test_loads_with_random_tears_never_load_twice(
+    steps: list[tuple[int, tuple[int, TearMode] | None]],
+) -> None:
+    async def run() -> None:
+        slot, card = make_slot(deck(DECK)["taxi"])
+        expected = card.state.ep.balance
+        for amount, tear in steps:
+            if not slot.present:
+                slot.insert(slot.ejected or card)
+            acc = CardAccess(LocalChannel(slot), SoftPsam(TERMINAL))
+            before = (card.state.ep.balance, card.state.ep.online_counter)
+            if tear is not None:
+                slot.arm(TearPlan(*tear))
+            try:
+                result = await acc.load(amount, WHEN)
+                assert result.balance_after == before[0] + amount
+            except LoadTorn:
+                pass
+            slot.arm(None)
+            after = (card.state.ep.balance, card.state.ep.online_counter)
+            assert after in (before, (before[0] + amount, before[1] + 1))
+            expected += after[0] - before[0]
+        if not slot.present:
+            slot.insert(slot.ejected or card)
+        image = await CardAccess(LocalChannel(slot), SoftPsam(TERMINAL)).read()
+        assert image.balance == expected
+        loads = [r for r in image.log if r.tx_type == TxType.EP_LOAD]
+        assert len(loads) == min(image.ep.online_counter, len(image.log))
+
+    asyncio.run(run())
