@@ -45,6 +45,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from edge.cardfacts import CardCache, SeenCard, card_facts
+from edge.core.alarms import AlarmSink
 from edge.decisions import DecisionRecorder, stored_from
 from edge.greys import GreyFinder, StationPlace
 from edge.rules import (
@@ -128,12 +129,6 @@ class NozzlePrices(Protocol):
     def nozzle_record(self, nzn: int) -> PriceRecord | None:
         """The prices in force at nozzle `nzn` (None: not known)."""
         ...
-
-
-class AlarmSink(Protocol):
-    async def raise_alarm(
-        self, source: str, code: str, severity: str, message: str, details: dict[str, Any] | None = None
-    ) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)

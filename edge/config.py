@@ -190,16 +190,20 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     control: ControlConfig | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
-    """Tables read by other programs (`simulator`), kept verbatim."""
+    """Every other top-level table, kept verbatim: the components' (validated by their kinds, see
+    `edge.core.registry`) and those read by other programs (`simulator`)."""
 
     def product(self, g_code: str) -> ProductConfig | None:
         return next((p for p in self.products if p.g_code == g_code), None)
 
 
 T = TypeVar("T")
+CORE_TABLES = frozenset({"station", "storage", "lines", "products", "logging", "control"})
+"""The tables this module reads; every other top-level table is a component's (`edge.core.registry`)."""
 PASS_THROUGH_TABLES = frozenset(
     {"simulator", "uplink", "rules", "modbus", "desk", "reports", "housekeeping", "lpg"}
 )
+"""Tables read elsewhere that no registered component owns (the simulator's, the rules')."""
 
 
 class _Checker:
@@ -293,12 +297,8 @@ def parse_config(doc: dict[str, Any], path: Path) -> Config:
     """Validate a parsed TOML document; raise `ConfigError` listing every problem."""
     ck = _Checker(path.name)
     base = path.parent
-    top = ck.table(
-        doc,
-        "",
-        {"station", "storage", "lines", "products", "logging", "control"} | PASS_THROUGH_TABLES,
-        {"station", "lines"},
-    )
+    component_tables = {k for k, v in doc.items() if isinstance(v, dict)} - CORE_TABLES if isinstance(doc, dict) else set()
+    top = ck.table(doc, "", set(CORE_TABLES | PASS_THROUGH_TABLES | component_tables), {"station", "lines"})
 
     st = ck.table(
         top.get("station", {}),
@@ -428,7 +428,7 @@ def parse_config(doc: dict[str, Any], path: Path) -> Config:
             ck.problems.extend(p.replace("station.toml:", f"{path.name}:", 1) for p in exc.problems)
     if ck.problems:
         raise ConfigError(ck.problems)
-    extra = {k: v for k, v in top.items() if k in PASS_THROUGH_TABLES}
+    extra = {k: v for k, v in top.items() if k in PASS_THROUGH_TABLES or k in component_tables}
     return Config(
         path=path,
         station=station,

@@ -1,11 +1,18 @@
-"""The controller daemon: wiring and supervision.
+"""The controller daemon: the one composition root, and supervision.
 
-Layer: edge (top-level supervisor). One process owns the serial lines and the database:
+Layer: edge (top-level supervisor). One process owns the serial lines and the database. `open_station`
+builds everything from the configuration and the component registry (`edge.registry`), each part
+given what it needs in its constructor:
 
-    config ─▶ Database/Journal/Alarms ─▶ ListStore ─▶ Catalog + Authority
+    config ─▶ Database/Journal/Alarms ─▶ ListStore ─▶ EventBus, BusAlarms, event routes
+           └▶ centre kind (the uplink) prepared: its outbox ─▶ rules (decisions) ─▶ Services (records, totals)
            └▶ per line: open_line() ─▶ FramedLine ─▶ MultiDropDriver | PointToPointDriver
                                          └─ DispenserSession per dispenser (state, persist-then-ack)
-           └▶ EventBus ─▶ (control API, uplink: subscribers)
+           └▶ components: the centre link, then every registered kind that is configured
+              (price scheduler, card re-check, import inbox, control API, devices …)
+
+`serve` runs the lines, the statistics and every component's `run()` under one `TaskGroup` and
+cancels them all at stop.
 
 A line whose device fails is reopened with back-off while the others keep running; every failed
 attempt counts as a missed poll of each of its dispensers, so they go offline like dispensers that
@@ -17,35 +24,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import logging
 import re
 import signal
-import time
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
 from typing import Any
 
-from edge.clock_guard import ClockGuard, clock_task, newest_stored_instant
+from edge.clock_guard import ClockGuard, newest_stored_instant
 from edge.config import Config, LineConfig, LineMode
-from edge.control.convert import alarm_action
-from edge.control.dayclose import DayCloseService, day_close_task
-from edge.control.server import control_task
-from edge.events import AlarmCleared, AlarmRaised, EventBus
+from edge.control.dayclose import DayCloseService
+from edge.core.centre import NO_CENTRE, OfflineCentre
+from edge.events import EventBus
 from edge.framed import FramedLine
-from edge.housekeeping import housekeeping_task
-from edge.loadprobe import LoadStats, format_report, watch_loop_lag
+from edge.loadprobe import format_report, watch_loop_lag
 from edge.multidrop import MultiDropDriver
 from edge.p2p import PointToPointDriver
-from edge.record_integrity import check_at_start, integrity_task
+from edge.record_integrity import check_at_start
+from edge.registry import StationRegistry, default_registry
 from edge.rules_runtime import open_rules
 from edge.session import DispenserSession, Services
+from edge.station import BusAlarms, CentreParts, Parts, Station
 from edge.transport import TransportError, open_line
 from storage.alarms import Alarms
 from storage.db import Database
 from storage.journal import Journal
 from storage.lists import ListStore
+
+__all__ = ["BusAlarms", "Station", "open_station", "parse_line_statistics", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -54,89 +59,59 @@ REOPEN_BACKOFF_MAX_S = 10.0
 STATS_INTERVAL_S = 1.0
 
 
-@dataclass
-class Station:
-    """Everything the running daemon holds; handed to the control API and the uplink."""
-
-    config: Config
-    db: Database
-    journal: Journal
-    alarms: Alarms
-    lists: ListStore
-    bus: EventBus
-    services: Services
-    sessions: dict[str, list[DispenserSession]] = field(default_factory=dict)
-    load: LoadStats = field(default_factory=LoadStats)
-    """Event-loop lag and reply latencies since the last `daemon statistics` report."""
-    lines: dict[str, FramedLine] = field(default_factory=dict)
-    started_mono: float = field(default_factory=time.monotonic)
-    extra_tasks: list[Callable[[Station], Coroutine[Any, Any, None]]] = field(default_factory=list)
-    clock: ClockGuard = field(default_factory=ClockGuard)
-    """Wall-clock sanity (`edge.clock_guard`): order-dependent operations ask it before they record."""
-    uplink: Any = None
-    """The MQTT uplink (`uplink.wiring.install_uplink`), None when no `[uplink]` is configured."""
-    day_close: Any = None
-    """The daily close service (`edge.control.dayclose.DayCloseService`)."""
-
-
-class BusAlarms:
-    """Alarms stored durably and published on the bus (raised and cleared)."""
-
-    def __init__(self, alarms: Alarms, bus: EventBus) -> None:
-        self._alarms = alarms
-        self._bus = bus
-
-    async def raise_alarm(
-        self, source: str, code: str, severity: str, message: str, details: dict[str, Any] | None = None
-    ) -> int:
-        alarm_id = int(await self._alarms.raise_alarm(source, code, severity, message, details or {}))
-        action = alarm_action(details or {})
-        self._bus.publish(AlarmRaised(source, code, severity, message, dt.datetime.now(), alarm_id, action))
-        return alarm_id
-
-    async def clear(self, source: str, code: str) -> None:
-        if await self._alarms.clear(source, code):
-            self._bus.publish(AlarmCleared(source, code, dt.datetime.now()))
-
-
-async def open_station(config: Config) -> Station:
-    """Open the storage and build the station; on any failure the database is closed again (its worker
-    thread would otherwise keep the process alive after `station run` has decided to exit)."""
+async def open_station(config: Config, registry: StationRegistry | None = None) -> Station:
+    """Open the storage and build everything from the configuration and the registry (see above); on any
+    failure the database is closed again (its worker thread would otherwise keep the process alive after
+    `station run` has decided to exit)."""
     db = await Database.open(config.storage.database)
     try:
-        return await _build_station(config, db)
+        return await _build_station(config, registry or default_registry(), db)
     except BaseException:
         await db.close()
         raise
 
 
-async def _build_station(config: Config, db: Database) -> Station:
+async def _build_station(config: Config, registry: StationRegistry, db: Database) -> Station:
     await check_at_start(db)
     journal = Journal(db)
     alarms = Alarms(db)
     lists = await asyncio.to_thread(ListStore.open, config.storage.lists_dir)
     bus = EventBus()
+    sink = BusAlarms(alarms, bus)
+    routes = registry.routes()
+    centre = registry.centre.prepare(config) if registry.centre is not None else None
+    outbox = centre.outbox if centre is not None else NO_CENTRE
     guard = ClockGuard()
     guard.start(await newest_stored_instant(db))
-    rules = await open_rules(
-        config, db, journal, lists, bus, BusAlarms(alarms, bus), clock_trusted=lambda: guard.trusted
-    )
+    rules = await open_rules(config, db, journal, lists, bus, sink, outbox, clock_trusted=lambda: guard.trusted)
     services = Services(
         journal=journal,
-        alarms=BusAlarms(alarms, bus),
+        alarms=sink,
         catalog=rules.catalog,
         authority=rules.authority,
         bus=bus,
         on_record=rules.on_record,
         on_card=rules.on_card,
+        outbox_for_record=outbox.for_record,
+        outbox_for_totals=outbox.for_totals,
     )
-    station = Station(config, db, journal, alarms, lists, bus, services, clock=guard)
-    station.extra_tasks.extend(rules.tasks)
-    station.extra_tasks.append(control_task)
+    link = (
+        centre.build(CentreParts(config, db, lists, bus, sink, rules, routes)) if centre is not None else None
+    )
+    station = Station(
+        config,
+        db,
+        journal,
+        alarms,
+        lists,
+        bus,
+        services,
+        routes=routes,
+        outbox=outbox,
+        centre=link if link is not None else OfflineCentre(db),
+        clock=guard,
+    )
     station.day_close = DayCloseService(station)
-    station.extra_tasks.extend((day_close_task, housekeeping_task))
-    station.extra_tasks.append(integrity_task)
-    station.extra_tasks.append(clock_task)
     for line in config.lines:
         station.sessions[line.name] = [
             DispenserSession.create(
@@ -149,29 +124,13 @@ async def _build_station(config: Config, db: Database) -> Station:
             )
             for d in line.dispensers
         ]
-    from edge.centre_documents import centre_appliers
-    from edge.devices.lpg.centre import lpg_appliers
-    from uplink.wiring import install_uplink
-
-    # None without an [uplink] table (embedded default)
-    appliers = {**centre_appliers(rules), **lpg_appliers(config, db)}
-    station.uplink = install_uplink(station, extra_appliers=appliers)
-    if station.uplink is not None:
-        factory = station.uplink.factory
-        services.outbox_for_totals = lambda line, pos_p, totals, at: [factory.totals(line, pos_p, totals, at)]
-        rules.decisions.outbox = lambda d, row_id: [
-            factory.decision(
-                d.line,
-                d.dispenser,
-                d.nzn,
-                d.asn,
-                d.allowed,
-                d.reason_name,
-                d.at or dt.datetime.now(dt.UTC),
-                kind=d.kind,
-                details={"decision_id": row_id, "reason": d.reason, "words": d.words, **dict(d.details)},
-            )
-        ]
+    parts = Parts(station, rules, sink)
+    for kind in registry.kinds:
+        component = kind.assemble(config, parts)
+        if component is not None:
+            station.components.append(component)
+    if link is not None:
+        station.components.append(link)
     return station
 
 
@@ -235,9 +194,15 @@ async def publish_stats(station: Station) -> None:
             line.publish_stats()
 
 
-async def serve(config: Config, stop: asyncio.Event | None = None, station: Station | None = None) -> None:
+async def serve(
+    config: Config,
+    stop: asyncio.Event | None = None,
+    station: Station | None = None,
+    *,
+    registry: StationRegistry | None = None,
+) -> None:
     """Run the daemon until `stop` is set (or SIGTERM/SIGINT when run from `station run`)."""
-    station = station or await open_station(config)
+    station = station or await open_station(config, registry)
     stop = stop or asyncio.Event()
     log.info(
         "station %s: %d lines, %d dispensers, database %s",
@@ -251,7 +216,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None, station: Stat
             tasks = [tg.create_task(run_line(station, line)) for line in config.lines]
             tasks.append(tg.create_task(publish_stats(station)))
             tasks.append(tg.create_task(watch_loop_lag(station.load)))
-            tasks.extend(tg.create_task(extra(station)) for extra in station.extra_tasks)
+            tasks.extend(tg.create_task(c.run(), name=c.name) for c in station.components)
             await stop.wait()
             log.info("stopping")
             for task in tasks:

@@ -14,10 +14,10 @@ import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from edge.events import EventBus
+from edge.core.alarms import AlarmSink
+from edge.events import CardDecision, EventBus
 from edge.rules import Decision, RuleWarning
 from edge.storage_health import StorageHealth
 from storage.decisions import DecisionLog, StoredDecision
@@ -29,39 +29,6 @@ log = logging.getLogger(__name__)
 
 ALARM_SOURCE = "rules"
 ALARM_NOT_STORED = "decisions_not_stored"
-
-
-@dataclass(frozen=True, slots=True)
-class CardDecision:
-    """A card was decided (ordered event). `reason` is the `RefusalReason` code (0 when allowed)."""
-
-    asn: str
-    line: str
-    dispenser: int
-    nzn: int
-    allowed: bool
-    reason: int
-    reason_name: str
-    words: str
-    warnings: tuple[str, ...] = ()
-    """The words of each warning, for the attendant."""
-    warning_facts: tuple[Mapping[str, Any], ...] = ()
-    """Each warning as stored: `{kind, words, due?, amount?, plate?}` (shown in the reader's language)."""
-    kind: str = "0x36"
-    """Which question was answered: `0x36` list query, `0x35` grey query, `0x31` re-check, `desk`."""
-    m_flag: int | None = None
-    generation: int = 0
-    """The list store generation the decision read."""
-    at: dt.datetime = field(default_factory=dt.datetime.now)
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-
-class AlarmSink(Protocol):
-    async def raise_alarm(
-        self, source: str, code: str, severity: str, message: str, details: dict[str, Any] | None = None
-    ) -> int: ...
-
-    async def clear(self, source: str, code: str) -> None: ...
 
 
 def warning_dict(warning: RuleWarning) -> dict[str, Any]:

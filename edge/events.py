@@ -1,6 +1,9 @@
 """Typed events of the daemon and the in-process event bus with latest-value coalescing.
 
-Layer: edge (pure core, asyncio only for wake-ups). Producers `publish()` and never wait. Each
+Layer: edge core (pure, asyncio only for wake-ups). Every event the bus carries is typed HERE (a device
+component may add its own event types in its own module); how each becomes a control-API message, an
+uplink payload and a TUI update is registered in `edge.core.routes` (the built-in ones in
+`edge.routes`), never decided by a `match` over all events. Producers `publish()` and never wait. Each
 subscriber has a bounded queue of ordered events (sales, alarms, decisions …) plus a map of
 coalesced latest values (live nozzle status, line statistics: only the newest per key is kept).
 A subscriber that lets its ordered queue overflow is marked `overflowed` and dropped from the bus:
@@ -12,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import deque
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Hashable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from storage.shifts import ShiftRow
 
 DEFAULT_QUEUE_LIMIT = 2000
 
@@ -148,6 +153,47 @@ class FrameTraced:
     @property
     def key(self) -> Hashable:
         return ("trace", self.line)
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmAcknowledged:
+    """Published by the control server when an operator acknowledged an alarm."""
+
+    alarm_id: int
+    by: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftChanged:
+    """Published by the control server when a shift was opened or closed."""
+
+    shift: ShiftRow
+
+
+@dataclass(frozen=True, slots=True)
+class CardDecision:
+    """A card was decided (ordered event). `reason` is the `RefusalReason` code (0 when allowed)."""
+
+    asn: str
+    line: str
+    dispenser: int
+    nzn: int
+    allowed: bool
+    reason: int
+    reason_name: str
+    words: str
+    warnings: tuple[str, ...] = ()
+    """The words of each warning, for the attendant."""
+    warning_facts: tuple[Mapping[str, Any], ...] = ()
+    """Each warning as stored: `{kind, words, due?, amount?, plate?}` (shown in the reader's language)."""
+    kind: str = "0x36"
+    """Which question was answered: `0x36` list query, `0x35` grey query, `0x31` re-check, `desk`."""
+    m_flag: int | None = None
+    generation: int = 0
+    """The list store generation the decision read."""
+    at: dt.datetime = field(default_factory=dt.datetime.now)
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 COALESCED = (NozzleStatus, LineStatistics, FrameTraced)

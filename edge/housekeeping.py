@@ -21,7 +21,7 @@ from storage.errors import StorageError
 from storage.reports.periods import DayBoundary
 
 if TYPE_CHECKING:
-    from edge.daemon import Station
+    from edge.station import Station
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,10 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from edge.config import Config
+from edge.core.alarms import AlarmSink
 from protocol.downloads import PriceRecord, PriceTable
 from protocol.record import TransactionRecord, TxKind
 from storage.prices import CONFIG_PRICE_VERSION, PriceFileError, PriceSchedule, PriceStore, resolve_tables
@@ -50,14 +51,6 @@ HELD_RECHECK_S = 1.0
 CONFIG_EFFECTIVE: Final = dt.datetime(2000, 1, 1)
 """EFFECTIVE of the configuration's table: fixed, so its bytes never change under one version."""
 DEFAULT_DENSITY: Final = 0
-
-
-class AlarmSink(Protocol):
-    async def raise_alarm(
-        self, source: str, code: str, severity: str, message: str, details: dict[str, Any] | None = None
-    ) -> int: ...
-
-    async def clear(self, source: str, code: str) -> Any: ...
 
 
 def config_records(config: Config) -> dict[int, PriceRecord]:

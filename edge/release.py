@@ -26,6 +26,7 @@ from pathlib import Path
 from edge.config import ConfigError, load_config
 from storage.db import Database, backup_file, latest_version
 from storage.errors import StorageError
+from storage.readonly import schema_version
 
 
 def database_path(config_file: str) -> Path:
@@ -33,10 +34,7 @@ def database_path(config_file: str) -> Path:
 
 
 def db_version(path: Path) -> int:
-    if not path.exists():
-        return 0
-    with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as conn:
-        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    return schema_version(path)
 
 
 async def migrate(path: Path) -> int:

@@ -12,7 +12,8 @@ Layer: edge (wiring). `open_rules(...)` builds, from the configuration and the o
     Catalog         0x30 versions and downloads (lists + prices in force + station info)
     InboxWatcher    spooled imports from `station lists|prices import` (edge.spool)
 
-and the daemon adds `tasks` (price scheduler, re-checks, inbox) to its task group. The appliers
+and the daemon runs the price scheduler, the re-checks and the inbox as components
+(`edge.rules_components`). The appliers
 (`apply_*`) are shared by the daemon's inbox and by the CLI when no daemon runs; each changes everything
 or nothing and raises `edge.spool.JobRejected` listing the problems.
 """
@@ -22,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,13 @@ from edge.authority import CalendarHolder, RulesAuthority
 from edge.cardfacts import CardCache
 from edge.catalog import Catalog
 from edge.config import Config
+from edge.core.alarms import AlarmSink
+from edge.core.centre import CentreOutbox
 from edge.counters import CounterBook
 from edge.decisions import DecisionRecorder
 from edge.events import EventBus
 from edge.greys import GreyFinder, StationPlace
-from edge.prices import AlarmSink, PriceScheduler
+from edge.prices import PriceScheduler
 from edge.rules_config import RulesSettings, inbox_dir, rules_settings
 from edge.spool import Applier, InboxWatcher, JobRejected
 from protocol.downloads import ListKind
@@ -83,7 +86,6 @@ class RulesRuntime:
     calendar_store: CalendarStore | None = None
     remote_greys: RemoteGreyStore | None = None
     place: StationPlace | None = None
-    tasks: list[Callable[[Any], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
     async def on_record(self, line: str, dispenser: int, record: TransactionRecord, result: Any) -> None:
         """`Services.on_record`: counters, then price receipts."""
@@ -102,6 +104,7 @@ async def open_rules(
     lists: ListStore,
     bus: EventBus,
     alarms: AlarmSink,
+    outbox: CentreOutbox,
     *,
     clock: Callable[[], dt.datetime] = dt.datetime.now,
     clock_trusted: Callable[[], bool] = lambda: True,
@@ -126,7 +129,7 @@ async def open_rules(
     )
     await prices.load()
     await prices.step()
-    decisions = DecisionLog(db)
+    decisions = DecisionLog(db, outbox=outbox.for_decision)
     remote = RemoteGreyStore(db)
     authority = RulesAuthority(
         lists=lists,
@@ -178,7 +181,6 @@ async def open_rules(
         remote,
         place,
     )
-    runtime.tasks.extend([_task(prices.run), _task(authority.run), _task(inbox.run)])
     log.info(
         "rules: station %s province %02X, calendar with %d holidays, price version %d in force, %d tables",
         place.station_id,
@@ -188,13 +190,6 @@ async def open_rules(
         len(prices.schedules),
     )
     return runtime
-
-
-def _task(run: Callable[[], Awaitable[None]]) -> Callable[[Any], Coroutine[Any, Any, None]]:
-    async def task(_station: Any) -> None:
-        await run()
-
-    return task
 
 
 # --- appliers --------------------------------------------------------------------------------------

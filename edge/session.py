@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from edge.core.alarms import AlarmSink
 from edge.events import (
     AlarmCleared,
     AlarmRaised,
@@ -110,14 +111,6 @@ class RecordJournal(Protocol):
     async def store_dispenser_info(
         self, line: str, dispenser: int, info: DispenserInfo, read_at: dt.datetime
     ) -> None: ...
-
-
-class AlarmSink(Protocol):
-    async def raise_alarm(
-        self, source: str, code: str, severity: str, message: str, details: dict[str, Any] | None = None
-    ) -> int: ...
-
-    async def clear(self, source: str, code: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

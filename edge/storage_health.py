@@ -19,8 +19,8 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
 
+from edge.core.alarms import AlarmSink
 from edge.events import AlarmRaised, EventBus
 from storage.errors import StorageError
 
@@ -28,14 +28,6 @@ log = logging.getLogger(__name__)
 
 ALARM_CODE = "journal_failed"
 REPEAT_WINDOW_S = 30.0
-
-
-class AlarmSink(Protocol):
-    async def raise_alarm(
-        self, source: str, code: str, severity: str, message: str, details: dict[str, Any] | None = None
-    ) -> int: ...
-
-    async def clear(self, source: str, code: str) -> None: ...
 
 
 class StorageHealth:

@@ -56,7 +56,7 @@ from protocol.messages import (
     TotalsRead,
 )
 from protocol.messages import Direction as Direction
-from protocol.record import RECORD_FIELDS, RECORD_LAYOUT, RECORD_LEN, TransactionRecord
+from protocol.record import RECORD_FIELDS, RECORD_LAYOUT, RECORD_LEN, RECORD_STRUCT, TransactionRecord
 
 DEFAULT_CONTROLLER_ADDRESS = 0xE0
 CARD_INSERTED_FIXED_LEN = 16  # ASN(10) + CARD_ST(2) + BAL(4), before IC_DATA
@@ -171,6 +171,16 @@ _record_attrs = operator.attrgetter(*RECORD_FIELDS)  # TransactionRecord -> tupl
 
 def _record_to_msg(obj: Any) -> RecordUpload:
     return RecordUpload(TransactionRecord(*_record_values(obj)))
+
+
+def decode_record(raw: bytes) -> TransactionRecord:
+    """A record's 95 bytes (as stored, as the centre sends them) → `TransactionRecord`; `PayloadError`."""
+    if len(raw) != RECORD_LEN:
+        raise PayloadError(f"a record is {RECORD_LEN} bytes, got {len(raw)}", raw)
+    try:
+        return TransactionRecord(*_record_values(RECORD_STRUCT.parse(raw)))
+    except (c.ConstructError, struct.error, ValueError, TypeError, OverflowError) as exc:
+        raise PayloadError(str(exc), raw) from exc
 
 
 def _record_to_dict(msg: RecordUpload) -> dict[str, Any]:

@@ -20,9 +20,9 @@ from typing import Any
 import construct as c
 
 from protocol.fields import FixedBytes, Int24ub, LenientBcd, LenientTime7
+from protocol.words import EMP_NONE as EMP_NONE
 
 RECORD_LEN = 95
-EMP_NONE = 255
 
 
 class TxKind(IntEnum):

@@ -11,7 +11,60 @@ from typing import Final
 
 from protocol.i18n import N_, Translator
 
-__all__ = ["ALARM_TEXT", "KIND_WORDS", "PAYMENT_WORDS", "WARNING_TEXT", "kind_words", "payment_words"]
+__all__ = [
+    "ALARM_TEXT",
+    "EMP_NONE",
+    "KIND_NAMES",
+    "KIND_WORDS",
+    "PAYMENT_MODES",
+    "PAYMENT_WORDS",
+    "WARNING_TEXT",
+    "centi",
+    "kind_name",
+    "kind_words",
+    "payment_mode",
+    "payment_words",
+]
+
+EMP_NONE: Final = 255
+"""EMP of a record or a nozzle when nobody is on duty."""
+
+KIND_NAMES: Final = {
+    0: "sale",
+    1: "grey",
+    2: "wrong_card",
+    3: "grey_unlock",
+    4: "supplementary",
+    5: "on_duty",
+    6: "off_duty",
+    7: "cash",
+    8: "price_receipt",
+    9: "card_error",
+}
+"""T_TYPE b3..b0 → kind name (`protocol.record.TxKind` by name): the one spelling of the control API, the
+MQTT contract, the reports and the exports."""
+
+PAYMENT_MODES: Final = {0: "cash", 1: "ticket", 2: "credit", 3: "bank_card"}
+"""Record UNIT b7-4 → payment mode name; every other value is `other`."""
+
+
+def centi(value: int) -> str:
+    """0.01 units (money in fen, volume in 0.01 L, prices) as a decimal: 12345 → '123.45', -5 → '-0.05'."""
+    sign = "-" if value < 0 else ""
+    whole, cents = divmod(abs(value), 100)
+    return f"{sign}{whole}.{cents:02d}"
+
+
+def kind_name(t_type: int) -> str:
+    """The kind of a record by name (`sale`, `grey`, `on_duty` …); the number as text when unnamed."""
+    low = t_type & 0x0F
+    return KIND_NAMES.get(low, str(low))
+
+
+def payment_mode(unit: int) -> str:
+    """How a sale was paid, from the record's UNIT (b7-4)."""
+    return PAYMENT_MODES.get((unit >> 4) & 0x0F, "other")
+
 
 KIND_WORDS: Final = {
     "sale": N_("sale"),
@@ -25,7 +78,7 @@ KIND_WORDS: Final = {
     "price_receipt": N_("price receipt"),
     "card_error": N_("card error"),
 }
-"""Record kind name (`edge.control.messages.KIND_NAMES`) → words."""
+"""Record kind name (`KIND_NAMES`) → words."""
 
 PAYMENT_WORDS: Final = {
     "cash": N_("cash"),

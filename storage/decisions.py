@@ -76,10 +76,16 @@ def _row(row: Any) -> StoredDecision:
 class DecisionLog:
     """Append and read card decisions on the daemon's `Database`."""
 
-    def __init__(self, db: Database, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        outbox: Callable[[StoredDecision, int], Sequence[OutboxMessage]] | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
         self._db = db
         self._clock = clock
-        self.outbox: Callable[[StoredDecision, int], Sequence[OutboxMessage]] | None = None
+        self.outbox = outbox
         """Uplink messages for a decision, queued in the transaction that stores it (store-and-forward)."""
 
     async def append(self, decision: StoredDecision) -> int:

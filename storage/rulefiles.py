@@ -29,15 +29,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import struct
 import tomllib
 from pathlib import Path
 from typing import Any, Final
 
-import construct as c
-
+from protocol.codec import decode_record
 from protocol.errors import ProtocolError
-from protocol.record import RECORD_LEN, RECORD_STRUCT, TxKind
+from protocol.record import RECORD_LEN, TxKind
 from storage.calendar import DEFAULT_WEEKEND, CalendarData
 from storage.errors import StorageError
 from storage.greys import RemoteGrey
@@ -260,8 +258,8 @@ def _from_raw(
         problems.add(f"{where}.raw", f"must be {2 * RECORD_LEN} hex digits (the 95 record bytes)", line)
         return None
     try:
-        rec = RECORD_STRUCT.parse(raw)
-    except (c.ConstructError, struct.error, ProtocolError) as exc:
+        rec = decode_record(raw)
+    except ProtocolError as exc:
         problems.add(f"{where}.raw", f"not a record: {exc}", line)
         return None
     if rec.t_type & 0x0F != TxKind.GREY:

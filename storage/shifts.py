@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from protocol.i18n import N_, Translator, clip, ljust, rjust
-from protocol.words import payment_words
+from protocol.words import EMP_NONE, PAYMENT_MODES, centi, payment_words
 from storage.clock import Clock, iso_instant, parse_instant, utc_now
 from storage.db import Database, Tx
 from storage.errors import StorageError
@@ -52,8 +52,6 @@ COUNTED_KINDS = frozenset({0, 1, 3, 4, 7, 9})
 DISPENSED_KINDS = frozenset({0, 1, 7, 9})
 ON_DUTY, OFF_DUTY, GREY = 5, 6, 1
 EMPLOYEE_CARD_KIND = "04"
-EMP_NONE = 255
-PAYMENT_MODES = {0: "cash", 1: "ticket", 2: "credit", 3: "bank_card"}
 GREY_BUCKET = "grey_unpaid"
 DUTY_LOOKBACK = dt.timedelta(days=31)
 """How far before a shift's start on-duty records are looked for (a duty period longer than this is
@@ -657,9 +655,7 @@ def fmt_centi(value: int | None) -> str:
 
 
 def _fmt(value: int) -> str:
-    sign = "-" if value < 0 else ""
-    whole, cents = divmod(abs(value), 100)
-    return f"{sign}{whole}.{cents:02d}"
+    return centi(value)
 
 
 def _local(text: str) -> str:

@@ -254,15 +254,7 @@ class StationApp(App[None]):
 
 
 def _merge(into: Changes, new: Changes) -> None:
-    into.nozzles |= new.nozzles
-    into.sales += new.sales
-    into.alarms |= new.alarms
-    into.alarms_removed |= new.alarms_removed
-    into.lines |= new.lines
-    into.dispensers |= new.dispensers
-    into.traces += new.traces
-    into.decisions += new.decisions
-    into.shift = into.shift or new.shift
+    into.merge(new)
 
 
 def run_app(socket_path: str | Path, *, demo: bool = False, language: str | None = None) -> int:

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 
 from edge.control.messages import EMP_NONE, Decision, DecisionWarning, mask_card
+from protocol import words as shared_words
 from protocol.reasons import REASON_TEXT, RefusalReason
 from protocol.words import ALARM_TEXT, WARNING_TEXT, kind_words, payment_words
 from tui.i18n import N_, _, current, language
@@ -38,9 +39,7 @@ def centi(value: int | None) -> str:
     """0.01 units as a decimal: 12345 → '123.45'."""
     if value is None:
         return _("n/a")
-    sign = "-" if value < 0 else ""
-    whole, cents = divmod(abs(value), 100)
-    return f"{sign}{whole}.{cents:02d}"
+    return shared_words.centi(value)
 
 
 def money(fen: int) -> str:

@@ -11,7 +11,7 @@ The daemon wires (see `uplink.wiring.default_appliers`):
     lists   → ListsApplier(station.lists)     ListStore.replace_many: atomic, versions checked
     resend  → Resender(...)                   re-queues stored records (uplink.resend)
 
-and adds the rules' appliers (`edge.centre_documents`): prices, calendar, grey records.
+and adds the rules' appliers (`uplink.centre_documents`): prices, calendar, grey records.
 """
 
 from __future__ import annotations

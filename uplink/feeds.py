@@ -8,8 +8,9 @@ the fact (`uplink.messages`). Two kinds of fact are written elsewhere without an
   transaction, queues their messages and records what was queued (`uplink_alarm_sent`). So every
   raise, repeat and clear reaches the centre, also after a crash (the sweep runs again at start);
   the delay is at most one sweep (the bus's `AlarmRaised` wakes it at once).
-- Dispenser online/offline (`DispenserOnline` on the event bus, not stored anywhere). `BusBridge`
-  queues them in their own transaction when they are published: a crash in the few milliseconds
+- Events whose route has a centre conversion (`edge.core.routes`: dispenser online/offline, every field
+  device's reports), on the event bus and not stored anywhere else. `BusBridge` queues their messages
+  in their own transaction when they are published: a crash in the few milliseconds
   between the event and that commit loses that one change (the next change, and the station's
   retained status, still tell the centre). This is the weaker guarantee, documented in docs/mqtt.md.
 
@@ -26,8 +27,10 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
-from edge.events import AlarmRaised, DispenserOnline, EventBus, NozzleStatus, SaleStored
+from edge.core.routes import EventRoutes
+from edge.events import AlarmRaised, EventBus, NozzleStatus, SaleStored
 from storage.errors import StorageError
+from storage.outbox import OutboxMessage
 from storage.uplink_store import UplinkStore
 from uplink.live import LiveStatus
 from uplink.messages import MessageFactory
@@ -86,6 +89,7 @@ class BusBridge:
     def __init__(
         self,
         bus: EventBus,
+        routes: EventRoutes,
         store: UplinkStore,
         factory: MessageFactory,
         live: LiveStatus,
@@ -94,6 +98,7 @@ class BusBridge:
         wake_alarms: Callable[[], None],
     ) -> None:
         self._bus = bus
+        self._routes = routes
         self._store = store
         self._factory = factory
         self._live = live
@@ -117,24 +122,20 @@ class BusBridge:
             sub.close()
 
     async def _handle(self, events: list[object]) -> None:
-        online: list[DispenserOnline] = []
+        msgs: list[OutboxMessage] = []
         for event in events:
-            match event:
-                case SaleStored():
-                    self._wake_pump()
-                case AlarmRaised():
-                    self._wake_alarms()
-                case DispenserOnline():
-                    online.append(event)
-                case NozzleStatus():
-                    self._live.update(event)
-                case _:
-                    pass
-        if online:
-            msgs = [self._factory.dispenser(e.line, e.dispenser, e.online, e.at) for e in online]
+            if isinstance(event, NozzleStatus):
+                self._live.update(event)
+            elif isinstance(event, SaleStored):
+                self._wake_pump()
+            elif isinstance(event, AlarmRaised):
+                self._wake_alarms()
+            else:
+                msgs.extend(self._routes.to_centre(event, self._factory))
+        if msgs:
             try:
                 await self._store.enqueue(msgs)
             except StorageError as exc:
-                log.error("uplink: %d dispenser online/offline changes not queued: %s", len(msgs), exc)
+                log.error("uplink: %d event messages (dispenser online/offline, devices) not queued: %s", len(msgs), exc)
                 return
             self._wake_pump()

@@ -23,11 +23,15 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from edge.core.centre import RecordOutbox
+from edge.core.routes import DeviceFact
 from protocol.codec import decode_message
 from protocol.errors import ProtocolError
 from protocol.messages import Direction, RecordUpload, Totals
-from protocol.record import TransactionRecord, TxKind
+from protocol.record import TransactionRecord
+from protocol.words import kind_name
 from storage.clock import iso_instant, iso_local
+from storage.decisions import StoredDecision
 from storage.journal import StoreOutcome, StoreResult
 from storage.outbox import OutboxMessage
 from storage.uplink_store import AlarmChange
@@ -35,15 +39,6 @@ from uplink import payloads as p
 from uplink.topics import topic
 
 RECORD_COMMAND = 0x32
-
-
-def kind_name(t_type: int) -> str:
-    """T_TYPE b3..b0 by name (`sale`, `grey`, `on_duty` …), the number as text when unnamed."""
-    low = t_type & 0x0F
-    try:
-        return TxKind(low).name.lower()
-    except ValueError:
-        return str(low)
 
 
 def record_time(value: dt.datetime | str) -> str:
@@ -132,6 +127,14 @@ class MessageFactory:
 
     def dispenser(self, line: str, dispenser: int, online: bool, at: dt.datetime) -> OutboxMessage:
         return self.message(p.DispenserPayload(self.station, line, dispenser, online, iso_instant(at)))
+
+    def device(self, fact: DeviceFact) -> OutboxMessage:
+        """A field device's report (`edge.core.routes.DeviceFact`), queued by the bus bridge."""
+        return self.message(
+            p.DevicePayload(
+                self.station, fact.kind, fact.device, fact.event, iso_instant(fact.at), dict(fact.fields)
+            )
+        )
 
     def totals(self, line: str, dispenser: int, totals: Totals, read_at: dt.datetime) -> OutboxMessage:
         """For `Journal.store_totals(..., outbox=[factory.totals(...)])`: same transaction as the reading."""
@@ -240,3 +243,60 @@ class RecordUplink:
             return [self._factory.record(line, pos_p, record, raw, conflict=conflict)]
 
         return build
+
+
+class CentreMessages:
+    """The station's `edge.core.centre.CentreOutbox`: what each stored fact queues for the centre in its
+    own transaction (records, totals readings, rule decisions, shifts)."""
+
+    def __init__(self, factory: MessageFactory) -> None:
+        self.factory = factory
+        self._records = RecordUplink(factory)
+
+    def for_record(self, line: str, dispenser: int, record: TransactionRecord, raw: bytes) -> RecordOutbox:
+        """Result-aware: a conflicting copy (B8) is queued as `conflict: true` under its own key."""
+        return self._records.for_result(line, dispenser, record, raw)
+
+    def for_totals(
+        self, line: str, dispenser: int, totals: Totals, read_at: dt.datetime
+    ) -> Sequence[OutboxMessage]:
+        return [self.factory.totals(line, dispenser, totals, read_at)]
+
+    def for_decision(self, decision: StoredDecision, row_id: int) -> Sequence[OutboxMessage]:
+        d = decision
+        return [
+            self.factory.decision(
+                d.line,
+                d.dispenser,
+                d.nzn,
+                d.asn,
+                d.allowed,
+                d.reason_name,
+                d.at or dt.datetime.now(dt.UTC),
+                kind=d.kind,
+                details={"decision_id": row_id, "reason": d.reason, "words": d.words, **dict(d.details)},
+            )
+        ]
+
+    def for_shift(
+        self,
+        shift_id: str,
+        event: str,
+        at: dt.datetime,
+        operator: str,
+        *,
+        handed_to: str = "",
+        summary: Mapping[str, Any] | None = None,
+    ) -> Sequence[OutboxMessage]:
+        return [self.factory.shift(shift_id, event, at, operator, handed_to=handed_to, summary=summary)]
+
+    def for_day_close(
+        self,
+        day: str,
+        closed_at: str,
+        operator: str,
+        last_record_id: int,
+        digest: str,
+        figures: Mapping[str, Any],
+    ) -> Sequence[OutboxMessage]:
+        return [self.factory.day_close(day, closed_at, operator, last_record_id, digest, figures)]

@@ -20,8 +20,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
+from edge.core.alarms import AlarmSink
 from storage.clock import Clock, iso_instant, utc_now
 from storage.errors import StorageError
 from storage.uplink_store import UplinkStore
@@ -31,14 +32,6 @@ from uplink.pump import PumpStats
 log = logging.getLogger(__name__)
 
 ALARM_SOURCE: Final = "uplink"
-
-
-class AlarmSink(Protocol):
-    async def raise_alarm(
-        self, source: str, code: str, severity: str, message: str, details: dict[str, Any] | None = None
-    ) -> int: ...
-
-    async def clear(self, source: str, code: str) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ Key formats (text parts percent-escaped, `:` separated):
     record    rec:{station}:{line}:{dispenser}:{pos_ttc}            (conflict copy: …:c:{sha256(raw)[:16]})
     alarm     alarm:{station}:{alarm_id}:{count}                    (cleared: alarm:{station}:{id}:cleared)
     dispenser disp:{station}:{line}:{dispenser}:{at}
+    device    dev:{station}:{kind}:{device}:{event}:{at}
     totals    totals:{station}:{line}:{dispenser}:{read_at}
     decision  decision:{station}:{line}:{dispenser}:{nzn}:{asn}:{at}
     shift     shift:{station}:{shift_id}:{event}
@@ -138,6 +139,26 @@ class DispenserPayload:
     @property
     def key(self) -> str:
         return _key("disp", self.station, self.line, self.dispenser, self.at)
+
+
+@dataclass(frozen=True, slots=True)
+class DevicePayload:
+    """Something a field device reported (a door opened, a scale finished a filling …): any device kind
+    uses this one message, its own readings in `fields`."""
+
+    TYPE: ClassVar[str] = "device"
+    STREAM: ClassVar[Stream] = Stream.EVENTS
+
+    station: str
+    kind: str
+    device: str
+    event: str
+    at: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return _key("dev", self.station, self.kind, self.device, self.event, self.at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +334,7 @@ Payload = (
     RecordPayload
     | AlarmPayload
     | DispenserPayload
+    | DevicePayload
     | TotalsPayload
     | DecisionPayload
     | ShiftPayload
@@ -328,6 +350,7 @@ PAYLOAD_TYPES: Final[Mapping[str, type[Any]]] = {
         RecordPayload,
         AlarmPayload,
         DispenserPayload,
+        DevicePayload,
         TotalsPayload,
         DecisionPayload,
         ShiftPayload,

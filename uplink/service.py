@@ -1,7 +1,7 @@
 """The uplink service: one long-lived task that keeps the station connected to the centre.
 
-Layer: uplink (supervision of the uplink's parts). `Uplink.run()` is what the daemon runs among its
-tasks (`station.extra_tasks`); it never ends on a network or broker failure, and never stops the
+Layer: uplink (supervision of the uplink's parts). `Uplink` is the station's centre link component
+(`uplink.component.UPLINK`): `run()` is what the daemon runs under its task group; it never ends on a network or broker failure, and never stops the
 dispenser lines: every failure is logged, shown in `status()`, alarmed, and retried.
 
     run ─┬─ connection loop (aiomqtt's reconnection style: one MqttLink per attempt)
@@ -32,6 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from edge.core.alarms import AlarmSink
+from edge.core.centre import JsonScalar
+from edge.core.routes import EventRoutes
 from edge.events import EventBus
 from storage.clock import Clock, iso_instant, utc_now
 from storage.db import Database
@@ -49,7 +52,7 @@ from uplink.feeds import AlarmFeed, BusBridge
 from uplink.link import Incoming, LinkParams, MqttLink, Will
 from uplink.live import LiveStatus
 from uplink.messages import MessageFactory, RecordUplink
-from uplink.monitor import AlarmSink, Monitor
+from uplink.monitor import Monitor
 from uplink.params import link_params, ssl_context
 from uplink.pump import OutboxPump
 
@@ -81,6 +84,7 @@ class Uplink:
         *,
         appliers: Appliers | Callable[[Uplink], Appliers] = {},  # noqa: B006 - never mutated
         bus: EventBus | None = None,
+        routes: EventRoutes | None = None,
         alarms: AlarmSink | None = None,
         clock: Clock = utc_now,
         software: str = "",
@@ -111,11 +115,14 @@ class Uplink:
             self.store, self.factory, on_queued=self.pump.wake, sweep_s=settings.alarm_sweep_s
         )
         self._bus = bus
+        if bus is not None and routes is None:
+            raise ValueError("an uplink on the event bus needs the event routes")
         self.bridge = (
             None
-            if bus is None
+            if bus is None or routes is None
             else BusBridge(
                 bus,
+                routes,
                 self.store,
                 self.factory,
                 self.live,
@@ -193,9 +200,24 @@ class Uplink:
 
     # --- running ------------------------------------------------------------------------------------
 
-    async def task(self, _station: object = None) -> None:
-        """The daemon's extra task (`station.extra_tasks.append(uplink.task)`)."""
-        await self.run()
+    @property
+    def name(self) -> str:
+        return "uplink"
+
+    async def view(self) -> dict[str, JsonScalar]:
+        """The `edge.core.centre.CentreView`: what `station status` and the TUI show (flat scalars)."""
+        status = self.status()
+        outbox, downlink = status["outbox"], status["downlink"]
+        return {
+            "state": status["state"],
+            "broker": status["broker"],
+            "outbox_depth": outbox.get("depth"),
+            "outbox_oldest_age_s": outbox.get("oldest_age_s"),
+            "drain_rate_per_s": outbox.get("drain_rate_per_s"),
+            "in_flight": outbox.get("in_flight"),
+            "downlink_applied": downlink.get("applied"),
+            "downlink_rejected": downlink.get("rejected"),
+        }
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:

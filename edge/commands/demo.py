@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import sqlite3
 import sys
 from pathlib import Path
+
+from storage.readonly import stored_records
 
 NAME = "demo"
 HELP = "Run a simulated station (simulator + daemon + terminal UI) on embedded defaults."
@@ -91,15 +92,8 @@ def summary(data: Path) -> dict[str, object]:
     from edge.demo_lifecycle import ledger_counts
 
     counts = ledger_counts(data / "ledger.jsonl")
-    stored = 0
     db = data / "station.db"
-    if db.exists():
-        try:
-            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-                row = conn.execute("SELECT count(*) FROM transactions WHERE conflict_of IS NULL").fetchone()
-                stored = int(row[0])
-        except sqlite3.Error:
-            stored = 0  # the daemon never created its tables
+    stored = stored_records(db)  # 0 when the daemon never created its tables
     return {
         "data_dir": str(data),
         "records_produced": counts.records,

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -309,27 +308,18 @@ def lists_report(config: Any) -> dict[str, Any]:
 
 
 def _db_report(path: Path) -> dict[str, Any]:
-    from storage.db import open_readonly
-    from storage.errors import StorageError
+    from storage.readonly import rules_data
 
-    try:
-        conn = open_readonly(path)
-    except StorageError:
+    data = rules_data(path)
+    if data is None:
         return {}
-    try:
-        try:
-            greys = int(conn.execute("SELECT count(*) FROM remote_greys").fetchone()[0])
-            rows = conn.execute("SELECT day, kind FROM calendar ORDER BY day").fetchall()
-            weekend_row = conn.execute("SELECT value FROM meta WHERE key = 'calendar.weekend'").fetchone()
-        except sqlite3.Error:  # a database from before the rules migration: nothing to show
-            return {}
-        return {
-            "grey_records": greys,
-            "calendar": {
-                "weekend": json.loads(weekend_row[0]) if weekend_row else [5, 6],
-                "holidays": [r[0] for r in rows if r[1] == "holiday"],
-                "shifted_working_days": [r[0] for r in rows if r[1] == "working"],
-            },
-        }
-    finally:
-        conn.close()
+    return {
+        "grey_records": data.grey_records,
+        "calendar": {
+            "weekend": data.weekend,
+            "holidays": data.holidays,
+            "shifted_working_days": data.shifted_working_days,
+        },
+    }
+
+

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -111,38 +110,26 @@ def _show(args: argparse.Namespace) -> int:
 
 def prices_report(config: Any, now: dt.datetime) -> dict[str, Any]:
     """What `prices show` prints, as a JSON-ready dict (database read-only)."""
-    from storage.db import open_readonly
-    from storage.errors import StorageError
+    from storage.readonly import price_rows
 
+    stored = price_rows(config.storage.database)
     tables: list[dict[str, Any]] = []
-    received: dict[tuple[str, int, int], str] = {}
-    try:
-        conn = open_readonly(config.storage.database)
-    except StorageError:
-        conn = None
-    if conn is not None:
-        try:
-            for row in conn.execute("SELECT * FROM price_tables ORDER BY version"):
-                body = json.loads(row["body"])
-                effective = dt.datetime.fromisoformat(row["effective"])
-                tables.append(
-                    {
-                        "version": int(row["version"]),
-                        "wire_version": int(row["version"]) & 0xFF,
-                        "effective": effective.isoformat(timespec="minutes"),
-                        "state": "due" if effective <= now else "scheduled",
-                        "activated_at": row["activated_at"],
-                        "source": row["source"],
-                        "products": body["products"],
-                        "nozzles": body["nozzles"],
-                    }
-                )
-            for row in conn.execute("SELECT line, dispenser, version, received_at FROM price_receipts"):
-                received[(row["line"], int(row["dispenser"]), int(row["version"]))] = row["received_at"]
-        except sqlite3.Error:
-            tables = []
-        finally:
-            conn.close()
+    for row in stored.tables:
+        body = json.loads(row["body"])
+        effective = dt.datetime.fromisoformat(row["effective"])
+        tables.append(
+            {
+                "version": int(row["version"]),
+                "wire_version": int(row["version"]) & 0xFF,
+                "effective": effective.isoformat(timespec="minutes"),
+                "state": "due" if effective <= now else "scheduled",
+                "activated_at": row["activated_at"],
+                "source": row["source"],
+                "products": body["products"],
+                "nozzles": body["nozzles"],
+            }
+        )
+    received = stored.receipts
     due = [t for t in tables if t["state"] == "due"]
     in_force = due[-1]["version"] if due else 1
     wire = in_force & 0xFF

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -59,20 +58,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def component_problems(config: Config) -> list[str]:
-    """Validate the tables that components own (`[rules]`, `[uplink]` …), collecting every problem."""
+    """Validate `[rules]` and every table a registered component owns (`[uplink]` …), collecting every
+    problem; a table no component owns is one too."""
     from edge.config import ConfigError
     from edge.housekeeping_config import housekeeping_settings
+    from edge.registry import default_registry
     from edge.rules_config import rules_settings
-    from uplink.wiring import validate_uplink
 
     problems: list[str] = []
-    validators: list[Callable[[Config], object]] = [rules_settings, validate_uplink, housekeeping_settings]
-    for validate in validators:
+    for validate in (rules_settings, housekeeping_settings):
         try:
             validate(config)
         except ConfigError as exc:
             problems.extend(exc.problems)
-    return problems
+    return problems + default_registry().problems(config)
 
 
 async def _main(config: Config) -> int:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from protocol.i18n import N_, Translator, ljust, translator
-from protocol.words import ALARM_TEXT, kind_words
+from protocol.words import ALARM_TEXT, centi, kind_words
 
 NAME = "status"
 HELP = "Print a one-screen summary of the running daemon (through its control socket)."
@@ -95,9 +95,7 @@ async def _fetch(path: Path, timeout_s: float) -> tuple[object, object]:
 
 
 def _c(value: int) -> str:
-    sign = "-" if value < 0 else ""
-    whole, cents = divmod(abs(value), 100)
-    return f"{sign}{whole}.{cents:02d}"
+    return centi(value)
 
 
 def _n(value: object) -> str:

@@ -3,8 +3,8 @@
 Layer: edge (pure functions, except `build_snapshot` which reads the station). This is the border:
 nothing of `edge.events` or `storage` crosses the socket except through these functions.
 
-The control server also publishes two events of its own on the bus (so every viewer and the uplink
-see them): `AlarmAcknowledged` and `ShiftChanged`.
+Each bus event has one conversion here (`*_event(event, ctx)`), registered as its route in
+`edge.routes`; the server looks the route up by the event's type (`edge.core.routes.EventRoutes`).
 """
 
 from __future__ import annotations
@@ -12,46 +12,35 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from edge.control import messages as m
+from edge.core.routes import ControlContext
 from edge.events import (
+    AlarmAcknowledged,
+    AlarmCleared,
     AlarmRaised,
+    CardDecision,
     DispenserError,
     DispenserOnline,
     FrameTraced,
     LineStatistics,
     NozzleStatus,
     SaleStored,
+    ShiftChanged,
 )
 from storage.alarms import Alarm as StoredAlarm
+from storage.recent import recent_records
 from storage.shifts import ShiftRow, shift_view
 
 if TYPE_CHECKING:
     from edge.config import Config
-    from edge.daemon import Station
+    from edge.station import Station
 
 RECENT_SALES = 50
 PAID_KINDS = frozenset({0, 3, 4, 7, 9})
 """Record kinds whose UNIT b7-4 says how the sale was paid (not grey, duty or price records)."""
 SNAPSHOT_DECISIONS = 20
-
-
-@dataclass(frozen=True, slots=True)
-class AlarmAcknowledged:
-    """Published by the control server when an operator acknowledged an alarm."""
-
-    alarm_id: int
-    by: str
-    at: dt.datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ShiftChanged:
-    """Published by the control server when a shift was opened or closed."""
-
-    shift: ShiftRow
 
 
 def when(value: dt.datetime | str | None) -> str:
@@ -64,12 +53,15 @@ def when(value: dt.datetime | str | None) -> str:
 
 
 class Products:
-    """Product names and units by G_CODE, from the configuration."""
+    """Product names and units by G_CODE, nozzle products and line modes, from the configuration (the
+    `ControlContext` of the event conversions)."""
 
     def __init__(self, config: Config | None = None) -> None:
         self._by_code: dict[str, tuple[str, str]] = {}
         self._nozzles: dict[tuple[str, int, int], str] = {}
+        self._modes: dict[str, str] = {}
         if config is not None:
+            self._modes = line_modes(config)
             self._by_code = {p.g_code: (p.name, p.unit) for p in config.products}
             self._nozzles = {
                 (line.name, d.pos_p, n.nzn): n.g_code
@@ -91,46 +83,12 @@ class Products:
     def unit(self, g_code: str) -> str:
         return self._by_code.get(g_code, ("", "L"))[1]
 
-
-def nozzle_message(status: NozzleStatus, products: Products) -> m.Nozzle:
-    g_code = status.g_code or products.nozzle_code(status.line, status.dispenser, status.nzn)
-    return m.Nozzle(
-        line=status.line,
-        dispenser=status.dispenser,
-        nzn=status.nzn,
-        state=str(status.state.value),
-        asn=status.asn,
-        amn=status.amn,
-        vol=status.vol,
-        prc=status.prc,
-        g_code=g_code,
-        product=products.name(g_code),
-        unit=products.unit(g_code),
-        emp=status.emp,
-        at=when(status.at),
-    )
+    def line_mode(self, line: str) -> str:
+        return self._modes.get(line, "")
 
 
-def sale_message(event: SaleStored, products: Products) -> m.Sale:
-    unit = getattr(event, "unit", None)
-    return m.Sale(
-        line=event.line,
-        dispenser=event.dispenser,
-        pos_ttc=event.pos_ttc,
-        t_type=event.t_type,
-        kind=m.kind_name(event.t_type),
-        nzn=event.nzn,
-        asn=event.asn,
-        amn=event.amn,
-        vol=event.vol,
-        prc=event.prc,
-        g_code=event.g_code,
-        product=products.name(event.g_code),
-        emp=event.emp,
-        payment=m.payment_mode(unit) if isinstance(unit, int) and event.t_type & 0x0F in PAID_KINDS else "",
-        time=event.time,
-        at=when(event.at),
-    )
+def nozzle_message(status: NozzleStatus, products: ControlContext) -> m.Nozzle:
+    return nozzle_event(status, products)
 
 
 STOP_SALE = "stop_sale"
@@ -165,34 +123,26 @@ def shift_message(shift: ShiftRow | None) -> m.ShiftView | None:
     return m.from_json(m.ShiftView, m.to_json(shift_view(shift)))
 
 
-def decision_message(event: Any) -> m.Decision:
-    """A rules decision event (`edge.decisions.CardDecision`, read by duck typing: any event with `asn`
-    and `allowed`); the reason is its name (`blacklisted` …) with the numeric code as a fallback."""
-    name = getattr(event, "reason_name", "") or ""
-    code = getattr(event, "reason", "")
-    allowed = bool(getattr(event, "allowed", False))
-    if allowed and code in (0, "", None):
+def decision_message(event: CardDecision) -> m.Decision:
+    """A rules decision; the reason is its name (`blacklisted` …) with the numeric code as a fallback."""
+    if event.allowed and event.reason == 0:
         reason = ""
     else:
-        reason = str(name) if name else ("" if code in (0, "", None) else str(getattr(code, "name", code)))
-    words = getattr(event, "words", "") or getattr(event, "message", "") or ""
-    warnings = getattr(event, "warnings", ()) or ()
-    facts = getattr(event, "warning_facts", ()) or ()
-    details = getattr(event, "details", None) or {}
-    detail_facts = details.get("detail_facts") or {}
+        reason = event.reason_name or ("" if event.reason == 0 else str(event.reason))
+    detail_facts = event.details.get("detail_facts") or {}
     return m.Decision(
-        line=str(getattr(event, "line", "")),
-        dispenser=int(getattr(event, "dispenser", 0) or 0),
-        nzn=int(getattr(event, "nzn", 0) or 0),
-        asn=str(getattr(event, "asn", "")),
-        allowed=allowed,
+        line=event.line,
+        dispenser=event.dispenser,
+        nzn=event.nzn,
+        asn=event.asn,
+        allowed=event.allowed,
         reason=reason.lower(),
-        words=str(words),
-        warnings=tuple(str(w) for w in warnings),
-        warning_facts=tuple(_warning(f) for f in facts),
-        detail=str(details.get("detail", "") or ""),
+        words=event.words,
+        warnings=tuple(str(w) for w in event.warnings),
+        warning_facts=tuple(_warning(f) for f in event.warning_facts),
+        detail=str(event.details.get("detail", "") or ""),
         detail_facts={str(k): str(v) for k, v in detail_facts.items()},
-        at=when(getattr(event, "at", None)),
+        at=when(event.at),
     )
 
 
@@ -207,66 +157,97 @@ def _warning(facts: Mapping[str, Any]) -> m.DecisionWarning:
     )
 
 
-def event_message(event: Any, products: Products, line_modes: Mapping[str, str]) -> m.Message | None:
-    """The wire message for one bus event; None for events viewers do not get."""
-    match event:
-        case NozzleStatus():
-            return nozzle_message(event, products)
-        case SaleStored():
-            return sale_message(event, products)
-        case AlarmRaised():
-            return m.Alarm(
-                id=event.alarm_id,
-                source=event.source,
-                code=event.code,
-                severity=event.severity,
-                message=event.message,
-                raised_at=when(event.at),
-                action=event.action,
-            )
-        case AlarmAcknowledged():
-            return m.AlarmAcked(id=event.alarm_id, by=event.by, at=when(event.at))
-        case LineStatistics():
-            return m.LineStats(
-                line=event.line,
-                mode=line_modes.get(event.line, ""),
-                stats=_scalars(event.stats),
-                at=when(event.at),
-            )
-        case FrameTraced():
-            return m.Trace(
-                line=event.line,
-                direction=event.direction,
-                hex=event.hex,
-                summary=event.summary,
-                at=when(event.at),
-            )
-        case DispenserOnline():
-            return m.DispenserStatus(
-                line=event.line, dispenser=event.dispenser, online=event.online, at=when(event.at)
-            )
-        case DispenserError():
-            return m.DispenserFault(
-                line=event.line,
-                dispenser=event.dispenser,
-                info_type=event.info_type,
-                text=event.text,
-                at=when(event.at),
-            )
-        case ShiftChanged():
-            return m.Shift(shift=shift_message(event.shift))
-        case _ if type(event).__name__ == "AlarmCleared":  # published by the daemon when it has one
-            alarm_id = getattr(event, "alarm_id", None)
-            return m.AlarmCleared(
-                id=alarm_id if isinstance(alarm_id, int) else None,
-                source=str(getattr(event, "source", "")),
-                code=str(getattr(event, "code", "")),
-                at=when(getattr(event, "at", None)),
-            )
-        case _ if hasattr(event, "allowed") and hasattr(event, "asn"):
-            return decision_message(event)
-        case _:
-            return None
+# --- one conversion per event type (registered in `edge.routes`) ----------------------------------
+
+
+def nozzle_event(event: NozzleStatus, ctx: ControlContext) -> m.Nozzle:
+    g_code = event.g_code or ctx.nozzle_code(event.line, event.dispenser, event.nzn)
+    return m.Nozzle(
+        line=event.line,
+        dispenser=event.dispenser,
+        nzn=event.nzn,
+        state=str(event.state.value),
+        asn=event.asn,
+        amn=event.amn,
+        vol=event.vol,
+        prc=event.prc,
+        g_code=g_code,
+        product=ctx.name(g_code),
+        unit=ctx.unit(g_code),
+        emp=event.emp,
+        at=when(event.at),
+    )
+
+
+def sale_event(event: SaleStored, ctx: ControlContext) -> m.Sale:
+    return m.Sale(
+        line=event.line,
+        dispenser=event.dispenser,
+        pos_ttc=event.pos_ttc,
+        t_type=event.t_type,
+        kind=m.kind_name(event.t_type),
+        nzn=event.nzn,
+        asn=event.asn,
+        amn=event.amn,
+        vol=event.vol,
+        prc=event.prc,
+        g_code=event.g_code,
+        product=ctx.name(event.g_code),
+        emp=event.emp,
+        payment=m.payment_mode(event.unit) if event.t_type & 0x0F in PAID_KINDS else "",
+        time=event.time,
+        at=when(event.at),
+    )
+
+
+def alarm_raised_event(event: AlarmRaised, ctx: ControlContext) -> m.Alarm:
+    return m.Alarm(
+        id=event.alarm_id,
+        source=event.source,
+        code=event.code,
+        severity=event.severity,
+        message=event.message,
+        raised_at=when(event.at),
+        action=event.action,
+    )
+
+
+def alarm_acked_event(event: AlarmAcknowledged, ctx: ControlContext) -> m.AlarmAcked:
+    return m.AlarmAcked(id=event.alarm_id, by=event.by, at=when(event.at))
+
+
+def alarm_cleared_event(event: AlarmCleared, ctx: ControlContext) -> m.AlarmCleared:
+    return m.AlarmCleared(id=event.alarm_id, source=event.source, code=event.code, at=when(event.at))
+
+
+def line_stats_event(event: LineStatistics, ctx: ControlContext) -> m.LineStats:
+    return m.LineStats(
+        line=event.line, mode=ctx.line_mode(event.line), stats=_scalars(event.stats), at=when(event.at)
+    )
+
+
+def trace_event(event: FrameTraced, ctx: ControlContext) -> m.Trace:
+    return m.Trace(
+        line=event.line, direction=event.direction, hex=event.hex, summary=event.summary, at=when(event.at)
+    )
+
+
+def dispenser_online_event(event: DispenserOnline, ctx: ControlContext) -> m.DispenserStatus:
+    return m.DispenserStatus(line=event.line, dispenser=event.dispenser, online=event.online, at=when(event.at))
+
+
+def dispenser_error_event(event: DispenserError, ctx: ControlContext) -> m.DispenserFault:
+    return m.DispenserFault(
+        line=event.line, dispenser=event.dispenser, info_type=event.info_type, text=event.text, at=when(event.at)
+    )
+
+
+def shift_event(event: ShiftChanged, ctx: ControlContext) -> m.Shift:
+    return m.Shift(shift=shift_message(event.shift))
+
+
+def decision_event(event: CardDecision, ctx: ControlContext) -> m.Decision:
+    return decision_message(event)
 
 
 def _scalars(stats: Mapping[str, Any]) -> dict[str, m.JsonScalar]:
@@ -318,29 +299,25 @@ async def build_snapshot(
                 )
             )
             nozzles.extend(nozzle_message(status, products) for status in s.nozzles.values())
-    rows = await station.db.fetchall(
-        "SELECT line, dispenser, pos_ttc, t_type, nzn, asn, amn, vol, prc, g_code, emp, unit, time,"
-        " received_at FROM transactions WHERE conflict_of IS NULL ORDER BY id DESC LIMIT ?",
-        (recent_sales,),
-    )
+    rows = await recent_records(station.db, recent_sales)
     sales = tuple(
         m.Sale(
-            line=r["line"],
-            dispenser=int(r["dispenser"]),
-            pos_ttc=int(r["pos_ttc"]),
-            t_type=int(r["t_type"]),
-            kind=m.kind_name(int(r["t_type"])),
-            nzn=int(r["nzn"]),
-            asn=r["asn"],
-            amn=int(r["amn"]),
-            vol=int(r["vol"]),
-            prc=int(r["prc"]),
-            g_code=r["g_code"],
-            product=products.name(r["g_code"]),
-            emp=int(r["emp"]),
-            payment=m.payment_mode(int(r["unit"])) if int(r["t_type"]) & 0x0F in PAID_KINDS else "",
-            time=r["time"] or "",
-            at=when(dt.datetime.fromisoformat(r["received_at"])),
+            line=r.line,
+            dispenser=r.dispenser,
+            pos_ttc=r.pos_ttc,
+            t_type=r.t_type,
+            kind=m.kind_name(r.t_type),
+            nzn=r.nzn,
+            asn=r.asn,
+            amn=r.amn,
+            vol=r.vol,
+            prc=r.prc,
+            g_code=r.g_code,
+            product=products.name(r.g_code),
+            emp=r.emp,
+            payment=m.payment_mode(r.unit) if r.t_type & 0x0F in PAID_KINDS else "",
+            time=r.time,
+            at=when(r.received_at),
         )
         for r in rows
     )
@@ -366,19 +343,4 @@ async def build_snapshot(
 
 async def uplink_view(station: Station) -> dict[str, m.JsonScalar]:
     """What `station status` and the TUI show about the centre link (flat, JSON scalars)."""
-    uplink = getattr(station, "uplink", None)
-    if uplink is None:
-        row = await station.db.fetchone("SELECT count(*) AS n FROM outbox")
-        return {"state": "not configured", "outbox_depth": int(row["n"]) if row else 0}
-    status = uplink.status()
-    outbox, downlink = status.get("outbox", {}), status.get("downlink", {})
-    return {
-        "state": status.get("state"),
-        "broker": status.get("broker"),
-        "outbox_depth": outbox.get("depth"),
-        "outbox_oldest_age_s": outbox.get("oldest_age_s"),
-        "drain_rate_per_s": outbox.get("drain_rate_per_s"),
-        "in_flight": outbox.get("in_flight"),
-        "downlink_applied": downlink.get("applied"),
-        "downlink_rejected": downlink.get("rejected"),
-    }
+    return await station.centre.view()

@@ -32,7 +32,7 @@ from storage.reports.dayclose import ClosedDayRow, DayCloseError, close_day_in
 from storage.reports.periods import day_period
 
 if TYPE_CHECKING:
-    from edge.daemon import Station
+    from edge.station import Station
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,6 @@ class DayCloseService:
         if reasons:
             raise DayNotClosable(period.name, reasons)
         now = self.clock()
-        uplink = getattr(self.station, "uplink", None)
         async with self.station.db.transaction() as tx:
             try:
                 row = await close_day_in(
@@ -170,16 +169,10 @@ class DayCloseService:
                          "last_record_id": row.last_record_id, "digest": row.digest, "adjustments": row.adjustments},
                 now=now,
             )  # fmt: skip
-            if uplink is not None:
-                message = uplink.factory.day_close(
-                    period.name,
-                    iso_instant(now),
-                    actor,
-                    row.last_record_id,
-                    row.digest,
-                    figures_json(row.report),
-                )
-                await enqueue_in(tx, [message], now=now)
+            messages = self.station.outbox.for_day_close(
+                period.name, iso_instant(now), actor, row.last_record_id, row.digest, figures_json(row.report)
+            )
+            await enqueue_in(tx, messages, now=now)
             pause_s = float(os.environ.get(FAULT_PAUSE_ENV) or 0)
             if pause_s > 0:
                 log.warning("daily close of %s: pausing %.1f s before COMMIT (%s)", period.name, pause_s, FAULT_PAUSE_ENV)
@@ -193,10 +186,8 @@ class DayCloseService:
 
 async def day_close_task(station: Station) -> None:
     """Daemon task: keep the daily close's view of sales in progress (`station.day_close`)."""
-    service = getattr(station, "day_close", None)
-    if service is None:
-        return
-    await service.track()
+    if station.day_close is not None:
+        await station.day_close.track()
 
 
 __all__ = ["DayCloseService", "DayNotClosable", "SalesInProgress", "day_close_task"]

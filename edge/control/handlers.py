@@ -27,16 +27,17 @@ from edge.auth import passwords
 from edge.auth.roles import allowed, may_manage
 from edge.auth.service import AuthService, LoginRefused, Session
 from edge.control import messages as m
-from edge.control.convert import AlarmAcknowledged, shift_message
+from edge.control.convert import shift_message
 from edge.control.dayclose import DayCloseService, DayNotClosable
 from edge.control.shifts import ShiftRequestError, ShiftService
+from edge.events import AlarmAcknowledged
 from storage import operators as ops
 from storage.alarms import acknowledge_in
 from storage.audit import AuditLog, Outcome, append_in
 from storage.clock import Clock, iso_instant, utc_now
 
 if TYPE_CHECKING:
-    from edge.daemon import Station
+    from edge.station import Station
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 """Typed messages of the local control API (daemon ⇄ TUI / CLI) and their one wire codec.
 
-Layer: edge, but standard library only: this is the ONE module of `edge` that clients (the TUI,
+Layer: edge, but standard library and the shared words only (`protocol.words`: kind names, payment
+modes, EMP_NONE): this is the ONE module of `edge` that clients (the TUI,
 `station status`) import. Everything here is a frozen dataclass; `encode()` and `decode()` are the
 only places that know the wire form.
 
@@ -27,6 +28,12 @@ import typing
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar, Union
+
+from protocol.words import EMP_NONE as EMP_NONE
+from protocol.words import KIND_NAMES as KIND_NAMES
+from protocol.words import PAYMENT_MODES as PAYMENT_MODES
+from protocol.words import kind_name as kind_name
+from protocol.words import payment_mode as payment_mode
 
 PROTOCOL_VERSION = 1
 MAX_LINE_BYTES = 1 << 20
@@ -485,6 +492,27 @@ class Shift(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class Device(Message):
+    """The state of one field device (a door sensor, a scale, a tank probe …) as its component reports
+    it. Any device kind uses this one message; the TUI shows one row per `key` in its devices panel."""
+
+    TYPE: ClassVar[str] = "device"
+    kind: str
+    """The device kind (`door`, `scale`, `tank` …)."""
+    device: str
+    """Which device of that kind (its configured name)."""
+    state: str = ""
+    """Its state in a word (`open`, `filling`, `offline` …)."""
+    fields: dict[str, JsonScalar] = dataclasses.field(default_factory=dict)
+    """Readings and details, by name (units in the name: `level_mm`, `mass_g`)."""
+    at: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}/{self.device}"
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot(Reply):
     """Everything a viewer needs to draw the station; events follow after a `subscribe`."""
 
@@ -817,6 +845,7 @@ EVENT_TYPES: tuple[type[Message], ...] = (
     DispenserFault,
     Decision,
     Shift,
+    Device,
     Bye,
 )
 REPLY_TYPES: tuple[type[Reply], ...] = (
@@ -1008,34 +1037,6 @@ def reply_to(request: Request, reply: Reply) -> Reply:
 
 
 # --- display helpers shared by every client -------------------------------------------------------
-
-PAYMENT_MODES = {0: "cash", 1: "ticket", 2: "credit", 3: "bank_card", 4: "other", 5: "other"}
-"""Record UNIT b7-4 → payment mode name."""
-
-KIND_NAMES = {
-    0: "sale",
-    1: "grey",
-    2: "wrong_card",
-    3: "grey_unlock",
-    4: "supplementary",
-    5: "on_duty",
-    6: "off_duty",
-    7: "cash",
-    8: "price_receipt",
-    9: "card_error",
-}
-"""T_TYPE b3..b0 → kind name."""
-
-EMP_NONE = 255
-
-
-def payment_mode(unit: int) -> str:
-    return PAYMENT_MODES.get((unit >> 4) & 0x0F, "other")
-
-
-def kind_name(t_type: int) -> str:
-    return KIND_NAMES.get(t_type & 0x0F, f"kind_{t_type & 0x0F}")
-
 
 def mask_card(asn: str, visible: int = 4) -> str:
     """A card number for screens: only the last `visible` digits (`…3456`); empty stays empty."""

@@ -1,6 +1,7 @@
 """The control API server: a Unix socket in the daemon, one task group per client, never waiting on one.
 
-Layer: edge (I/O shell). Plugged into the daemon as `station.extra_tasks.append(control_task)`.
+Layer: edge (I/O shell; a component, `edge.control.component.CONTROL_API`). Bus events become
+messages through the station's event routes (`edge.core.routes`).
 
     client ──connect──▶ hello
            ──subscribe──▶ snapshot (re) ─▶ events … (nozzle, sale, alarm, line_stats, trace, …)
@@ -41,18 +42,18 @@ from typing import TYPE_CHECKING
 
 from edge.auth.service import AuthService, Challenge, LoginRefused
 from edge.control import messages as m
-from edge.control.convert import Products, build_snapshot, decision_message, event_message, line_modes
+from edge.control.convert import Products, build_snapshot, decision_message
 from edge.control.handlers import Commands, login_ok
 from edge.control.shifts import TOTALS_WAIT_S, ShiftService
 from edge.decisions import card_decision
-from edge.events import CardPresented, SaleStored, Subscription
+from edge.events import CardDecision, CardPresented, SaleStored, Subscription
 from protocol.messages import TotalsRead
 from storage.clock import Clock, utc_now
 from storage.decisions import DecisionLog
 from storage.errors import StorageError
 
 if TYPE_CHECKING:
-    from edge.daemon import Station
+    from edge.station import Station
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,6 @@ class ControlServer:
         self.stall_s = stall_s
         self.max_clients = max_clients
         self.products = Products(station.config)
-        self.line_modes = line_modes(station.config)
         self.auth = auth or AuthService(station.db, clock=clock, demo_enabled=self.demo)
         self.shifts = ShiftService(station, clock=clock, totals_wait_s=totals_wait_s)
         self.commands = Commands(station, self.auth, self.shifts, clock=clock)
@@ -164,6 +164,14 @@ class ControlServer:
                 if predicate():
                     return
                 await change.wait()
+
+    @property
+    def name(self) -> str:
+        return "control API"
+
+    async def run(self) -> None:
+        """The component's loop (`serve_forever`)."""
+        await self.serve_forever()
 
     @property
     def serving(self) -> bool:
@@ -250,7 +258,7 @@ class ControlServer:
                         log.error("card %s at a nozzle: cannot complete a login: %s", event.asn[-4:], exc)
                 elif isinstance(event, SaleStored) and event.t_type & 0x0F in (5, 6):
                     self._read_totals_of(event.line, event.dispenser)
-                elif hasattr(event, "allowed") and hasattr(event, "asn"):
+                elif isinstance(event, CardDecision):
                     self.decisions.append(decision_message(event))
                     self._changed()
 
@@ -434,7 +442,7 @@ class ControlServer:
             if sub.closed:
                 return
             for event in events:
-                message = event_message(event, self.products, self.line_modes)
+                message = self.station.routes.to_control(event, self.products)
                 if message is not None and not self._send(conn, message):
                     return
             await self._flush(conn)
@@ -512,9 +520,3 @@ async def _alive(path: Path) -> bool:
     with contextlib.suppress(OSError):
         await writer.wait_closed()
     return True
-
-
-async def control_task(station: Station) -> None:
-    """The daemon's control API task (`station.extra_tasks.append(control_task)`)."""
-    server = ControlServer(station)
-    await server.serve_forever()

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from edge.clock_guard import ClockDoubt
 from edge.control import messages as m
-from edge.control.convert import ShiftChanged
+from edge.events import ShiftChanged
 from protocol.i18n import Translator, UnknownLanguage, translator
 from protocol.messages import TotalsRead
 from storage import operators as ops
@@ -48,8 +48,8 @@ from storage.shifts import (
 )
 
 if TYPE_CHECKING:
-    from edge.daemon import Station
     from edge.session import DispenserSession
+    from edge.station import Station
 
 log = logging.getLogger(__name__)
 
@@ -269,11 +269,10 @@ class ShiftService:
         summary: dict[str, Any] | None = None,
     ) -> None:
         """Queue the shift record for the centre in the shift's own transaction (store-and-forward)."""
-        uplink = getattr(self.station, "uplink", None)
-        if uplink is None:
-            return
-        message = uplink.factory.shift(shift_id, event, now, operator, handed_to=handed_to, summary=summary)
-        await enqueue_in(tx, [message], now=now)
+        messages = self.station.outbox.for_shift(
+            shift_id, event, now, operator, handed_to=handed_to, summary=summary
+        )
+        await enqueue_in(tx, messages, now=now)
 
     async def report(self, shift_id: int | None = None, language: str = "") -> m.ShiftReport:
         shift = await (self.store.current() if shift_id is None else self.store.get(shift_id))

@@ -36,6 +36,7 @@ from edge.rules.decision import CardRequest, Decision, DecisionContext, RuleWarn
 from edge.rules.grey import UnlockVerdict, may_unlock
 from protocol.i18n import N_
 from protocol.reasons import RefusalReason
+from protocol.words import centi
 
 __all__ = ["decide"]
 
@@ -70,7 +71,7 @@ def _stamp(moment: dt.datetime) -> str:
 
 
 def _hundredths(value: int) -> str:
-    return f"{value // 100}.{value % 100:02d}"
+    return centi(value)
 
 
 def _yuan(fen: int) -> str:

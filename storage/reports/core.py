@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from protocol.words import EMP_NONE
 from storage.errors import StorageError
 from storage.reports import labels as L
 from storage.reports.periods import Period
@@ -41,7 +42,6 @@ DIMENSIONS = (
 )
 """Every breakdown a report can have (the cube's dimensions)."""
 DEFAULT_DIMENSIONS = ("product", "payment", "mode", "nozzle", "employee", "card_kind")
-EMP_NONE = 255
 
 
 class ReportError(StorageError):

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from protocol.words import KIND_NAMES, PAYMENT_MODES
+
 TITLES: Final = {
     "day": "DAY REPORT",
     "month": "MONTH REPORT",
@@ -152,19 +154,8 @@ STOCK_COLUMNS: Final = (
     Column("variance_pct", "Variance", "%", "number"),
 )
 
-KINDS: Final = {
-    0: "sale",
-    1: "grey",
-    2: "wrong_card",
-    3: "grey_unlock",
-    4: "supplementary",
-    5: "on_duty",
-    6: "off_duty",
-    7: "cash",
-    8: "price_receipt",
-    9: "card_error",
-}
-PAYMENTS: Final = {0: "cash", 1: "ticket", 2: "credit", 3: "bank_card"}
+KINDS: Final = KIND_NAMES
+PAYMENTS: Final = PAYMENT_MODES
 PAYMENT_OTHER: Final = "other"
 GREY_UNPAID: Final = "grey_unpaid"
 CARD_KINDS: Final = {"01": "user", "04": "employee", "05": "internal_05", "06": "internal_06"}

@@ -13,17 +13,11 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
+from protocol.words import centi
 from storage.reports import labels as L
 from storage.reports.core import Figures, Report, Section, report_json
 
 TEXT_WIDTH = 78
-
-
-def centi(value: int) -> str:
-    """0.01 units as a decimal: 12345 → '123.45' (exact, from the integer)."""
-    sign = "-" if value < 0 else ""
-    whole, cents = divmod(abs(value), 100)
-    return f"{sign}{whole}.{cents:02d}"
 
 
 def _figure_cells(f: Figures) -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
+
+from support.records import make_record
 
 from edge.auth import passwords
 from edge.control.messages import Role
@@ -13,7 +14,7 @@ from edge.daemon import Station
 from edge.events import FrameTraced
 from edge.session import DispenserSession
 from protocol.messages import NozzleTotal, RecordUpload, Totals, TotalsRead
-from protocol.record import RECORD_STRUCT, TransactionRecord
+from protocol.record import TransactionRecord
 from storage import operators as ops
 from storage.clock import utc_now
 
@@ -66,8 +67,7 @@ TEMPLATE = TransactionRecord(
 
 
 def record(pos_ttc: int, **changes: object) -> tuple[TransactionRecord, bytes]:
-    rec = dataclasses.replace(TEMPLATE, pos_ttc=pos_ttc, **changes)  # type: ignore[arg-type]
-    return rec, RECORD_STRUCT.build(rec.to_dict())
+    return make_record(pos_ttc, template=TEMPLATE, **changes)
 
 
 async def store(session: DispenserSession, pos_ttc: int, **changes: object) -> TransactionRecord:

@@ -121,7 +121,7 @@ def test_payment_modes_and_kinds() -> None:
         "cash", "ticket", "credit", "bank_card", "other", "other",
     ]  # fmt: skip
     assert [m.kind_name(t) for t in (0x10, 0x05, 0x06, 0x81, 0x0C)] == [
-        "sale", "on_duty", "off_duty", "grey", "kind_12",
+        "sale", "on_duty", "off_duty", "grey", "12",
     ]  # fmt: skip
 
 

@@ -253,12 +253,10 @@ async def test_shift_records_queued_for_the_centre_in_the_shift_transaction(
     server: ControlServer, station: Station, operators, connect
 ) -> None:
     from storage.outbox import Outbox
-    from uplink.messages import MessageFactory
+    from uplink.messages import CentreMessages, MessageFactory
 
-    class UplinkStub:  # the real factory; only the network side is absent
-        factory = MessageFactory(station.config.station.id)
-
-    station.uplink = UplinkStub()
+    # The centre outbox a station with an [uplink] table has; only the network side is absent.
+    station.outbox = CentreMessages(MessageFactory(station.config.station.id))
     d1, d2 = station.sessions["bus1"]
     d1.online = d2.online = True
     client = await connect()

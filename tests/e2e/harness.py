@@ -9,11 +9,12 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from support.waiting import wait_until_sync
 
 from edge import children
 from edge.demo_station import write_demo_config
@@ -22,14 +23,7 @@ POLL_S = 0.05
 
 
 def wait_until(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(POLL_S)
+    return wait_until_sync(condition, timeout_s, what, POLL_S)
 
 
 @dataclass

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from edge.centre_documents import centre_appliers
 from edge.config import load_config
+from edge.core.centre import NO_CENTRE
 from edge.demo_station import write_demo_config
 from edge.events import EventBus
 from edge.rules_runtime import RulesRuntime, open_rules
@@ -19,6 +19,7 @@ from storage.alarms import Alarms
 from storage.db import Database
 from storage.journal import Journal
 from storage.lists import ListStore
+from uplink.centre_documents import centre_appliers
 from uplink.documents import Document, parse_payload
 from uplink.envelope import Body, DocKind
 from uplink.errors import ApplyError, Reason
@@ -34,7 +35,7 @@ async def rules(tmp_path: Path) -> AsyncIterator[RulesRuntime]:
     config = load_config(write_demo_config(tmp_path))
     db = await Database.open(tmp_path / "station.db")
     lists = ListStore.open(tmp_path / "lists")
-    runtime = await open_rules(config, db, Journal(db), lists, EventBus(), Alarms(db))
+    runtime = await open_rules(config, db, Journal(db), lists, EventBus(), Alarms(db), NO_CENTRE)
     yield runtime
     lists.close()
     await db.close()

@@ -7,10 +7,11 @@ import asyncio
 import time
 from collections import deque
 
+from support.memline import memory_pair
+
 from edge.framed import FramedLine
 from edge.loadprobe import LoadStats, format_report, parse_reports, quantile, summary_ms, watch_loop_lag
 from protocol.messages import ListReply, NozzleInfo, RecordAck
-from tests.edge.memline import memory_pair
 
 
 def test_quantiles_are_nearest_rank() -> None:

@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from support.memline import MemoryEnd, memory_pair
 
 from edge.config import DispenserConfig, LineConfig, LineMode, NozzleConfig
 from edge.events import EventBus, SaleStored
@@ -32,7 +33,6 @@ from protocol.record import RECORD_STRUCT, TransactionRecord, sample_record
 from storage.alarms import Alarms
 from storage.db import Database
 from storage.journal import Journal
-from tests.edge.memline import MemoryEnd, memory_pair
 
 T0 = dt.datetime(2026, 11, 21, 8, 0, 0)
 

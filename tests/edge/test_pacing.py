@@ -9,6 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from support.memline import MemoryEnd, memory_pair
 
 from edge.config import ConfigError, DispenserConfig, LineConfig, LineMode, NozzleConfig, load_config
 from edge.events import EventBus
@@ -20,7 +21,6 @@ from protocol.codec import Direction, decode_message, encode_message
 from protocol.frame import Frame, encode_frame
 from protocol.messages import Fuelling, NozzleInfo, PollReply
 from protocol.reader import FrameReader
-from tests.edge.memline import MemoryEnd, memory_pair
 
 IDLE, BUSY = 1, 2
 

@@ -12,9 +12,10 @@ from authority_testkit import Rig, asn, cng_entry
 
 from edge.authority import RulesAuthority
 from edge.control import messages as m
-from edge.control.convert import Products, event_message, stored_alarm_message
+from edge.control.convert import Products, stored_alarm_message
 from edge.daemon import BusAlarms
 from edge.events import AlarmRaised, EventBus
+from edge.routes import builtin_routes
 from edge.session import Where
 from protocol.messages import ListQuery
 from storage.alarms import Alarms
@@ -47,7 +48,7 @@ async def test_a_refused_recheck_asks_the_attendant_to_stop_the_sale(db: Databas
     assert (raised.source, raised.code, raised.severity) == ("bus1/3", "card_recheck_refused", "critical")
     assert raised.action == "stop the sale at nozzle 5"
     assert card in raised.message and "nozzle 5" in raised.message and "CYLINDER_EXPIRED" in raised.message
-    live = event_message(raised, Products(), {})
+    live = builtin_routes().to_control(raised, Products())
     assert isinstance(live, m.Alarm) and live.action == "stop the sale at nozzle 5"
     [stored] = await alarms.active()
     assert stored_alarm_message(stored).action == "stop the sale at nozzle 5"

@@ -21,6 +21,7 @@ from typing import Any
 from station_sim.cards import Card, CardKind, make_asn
 from station_sim.device import DeviceSetup, Dispenser, NozzleSetup, StationIdentity
 from station_sim.files import MISMATCH_POLLS
+from support.waiting import wait_until_sync
 
 from edge.children import spawn
 from protocol.codec import decode_message, encode_message
@@ -214,14 +215,7 @@ amount = 2500
 
 
 def wait_until(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.02)
+    return wait_until_sync(condition, timeout_s, what, 0.02)
 
 
 @dataclass

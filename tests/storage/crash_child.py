@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `support`, as pytest has it
 
 from storage_testkit import make_record
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Callable
 
-from protocol.record import RECORD_STRUCT, TransactionRecord, sample_record
+from support import records
+
+from protocol.record import TransactionRecord, sample_record
 
 TEMPLATE = sample_record()
 
@@ -17,8 +18,7 @@ MakeRecord = Callable[..., tuple[TransactionRecord, bytes]]
 
 def make_record(pos_ttc: int, **changes: object) -> tuple[TransactionRecord, bytes]:
     """A record with this POS_TTC (and any field changed) and its 95 wire bytes."""
-    record = dataclasses.replace(TEMPLATE, pos_ttc=pos_ttc, **changes)  # type: ignore[arg-type]
-    return record, RECORD_STRUCT.build(record.to_dict())
+    return records.make_record(pos_ttc, template=TEMPLATE, **changes)
 
 
 class FakeClock:

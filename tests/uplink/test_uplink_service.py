@@ -20,6 +20,7 @@ from uplink_helpers import (
 )
 
 from edge.events import DispenserOnline, EventBus, NozzleState, NozzleStatus, SaleStored
+from edge.routes import builtin_routes
 from storage.alarms import Alarms
 from storage.db import Database
 from storage.journal import Journal
@@ -113,7 +114,7 @@ async def test_alarms_dispenser_events_and_live_status(
 ) -> None:
     bus = EventBus()
     alarms = Alarms(db)
-    uplink = Uplink(settings_for(broker, tmp_path, live_interval_s=0.05), STATION, db, bus=bus)
+    uplink = Uplink(settings_for(broker, tmp_path, live_interval_s=0.05), STATION, db, bus=bus, routes=builtin_routes())
     live: asyncio.Queue[Incoming] = asyncio.Queue()
     consumer = CenterConsumer(centre_params(broker))
     async with (

@@ -1,4 +1,4 @@
-"""The daemon wiring: a real `Station` from `edge.daemon.open_station`, the uplink installed on it."""
+"""The daemon wiring: a real `Station` from `edge.daemon.open_station` with the uplink as its centre link."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from uplink_helpers import STATION, STATION_PASSWORD, make_record
 from edge.config import ConfigError, parse_config
 from edge.daemon import open_station
 from uplink.errors import UplinkConfigError
-from uplink.wiring import check_uplink_config, install_uplink, validate_uplink
+from uplink.service import Uplink
+from uplink.wiring import check_uplink_config, validate_uplink
 
 
 def config_doc(tmp_path: Path, uplink: dict[str, object] | None) -> dict[str, object]:
@@ -39,14 +40,13 @@ async def test_install_uplink_on_a_real_station(tmp_path: Path) -> None:
     config = parse_config(config_doc(tmp_path, table), tmp_path / "station.toml")
     station = await open_station(config)
     try:
-        tasks_before = len(station.extra_tasks)
-        uplink = install_uplink(station)
-        assert uplink is not None
-        assert station.services.outbox_for_record is uplink.record_hook
-        assert len(station.extra_tasks) == tasks_before + 1
-        # The hook's messages commit with the record, as the session will call it.
+        uplinks = [c for c in station.components if isinstance(c, Uplink)]
+        assert len(uplinks) == 1 and station.centre is uplinks[0]
+        uplink = uplinks[0]
+        # The session's outbox messages commit with the record, as the session calls it.
         record, raw = make_record(1)
         hook = station.services.outbox_for_record
+        assert hook is not None
         await station.journal.store_record(
             "bus1", 1, record, raw, received_at=dt.datetime.now(dt.UTC), outbox=hook("bus1", 1, record, raw)
         )
@@ -58,6 +58,12 @@ async def test_install_uplink_on_a_real_station(tmp_path: Path) -> None:
 async def test_no_table_no_uplink_and_bad_tables_fail_at_start(tmp_path: Path) -> None:
     config = parse_config(config_doc(tmp_path, None), tmp_path / "station.toml")
     assert check_uplink_config(config) is None
+    station = await open_station(config)
+    try:
+        assert not any(isinstance(c, Uplink) for c in station.components)
+        assert (await station.centre.view())["state"] == "not configured"
+    finally:
+        await station.db.close()
     bad = parse_config(config_doc(tmp_path, {"url": "ftp://x", "window": -1}), tmp_path / "station.toml")
     with pytest.raises(UplinkConfigError) as info:
         check_uplink_config(bad)

@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
+from support import records
+from support.waiting import wait_until
 
-from protocol.codec import encode_message
-from protocol.messages import RecordUpload
 from protocol.record import TransactionRecord
 from uplink.center import CenterConsumer
 from uplink.config import UplinkSettings, parse_uplink
@@ -213,46 +213,30 @@ async def consuming(consumer: CenterConsumer) -> AsyncIterator[CenterConsumer]:
 
 async def until(condition: Callable[[], Any], timeout_s: float = DEADLINE_S, what: str = "condition") -> None:
     """Wait for a condition with a deadline (polling: for conditions with no event to wait on)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if loop.time() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout_s} s")
-        await asyncio.sleep(0.01)
+    await wait_until(condition, timeout_s, what)
+
+
+UPLINK_TEMPLATE = TransactionRecord(
+    pos_ttc=1, t_type=0x10, time=dt.datetime(2024, 5, 1, 8, 0, 0), asn="1" + "0" * 19, bal=100_000, amn=1000,
+    ctc=0, tac=0, gmac=0, psam_tac=0, psam_asn="0" * 20, psam_tid=bytes(6), psam_ttc=0, ds=0, unit=0,
+    c_type=0, ver=0, nzn=1, g_code="0102", vol=500, prc=745, emp=255, v_tot=0,
+)  # fmt: skip
 
 
 def make_record(
     pos_ttc: int, *, t_type: int = 0x10, nzn: int = 1, amn: int = 1000
 ) -> tuple[TransactionRecord, bytes]:
-    rec = TransactionRecord(
-        pos_ttc=pos_ttc,
+    """A record per POS_TTC (its own card, time and totals) and its 95 bytes (`support.records`)."""
+    _record, raw = records.make_record(
+        pos_ttc,
+        template=UPLINK_TEMPLATE,
         t_type=t_type,
         time=dt.datetime(2024, 5, 1, 8, 0, 0) + dt.timedelta(seconds=pos_ttc % 86400),
         asn=f"1000000000{pos_ttc % 10**10:010d}",
-        bal=100_000,
         amn=amn,
         ctc=pos_ttc % 65536,
-        tac=0,
-        gmac=0,
-        psam_tac=0,
-        psam_asn="0" * 20,
-        psam_tid=bytes(6),
         psam_ttc=pos_ttc,
-        ds=0,
-        unit=0,
-        c_type=0,
-        ver=0,
         nzn=nzn,
-        g_code="0102",
-        vol=500,
-        prc=745,
-        emp=255,
         v_tot=pos_ttc * 500,
     )
-    raw = encode_message(RecordUpload(rec))[1:]
     return decode_raw_record(raw), raw

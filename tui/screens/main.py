@@ -23,6 +23,7 @@ from tui.model import Changes
 from tui.screens.report import HandoverScreen, ReportScreen
 from tui.widgets.alarms import AlarmsTable, action_words
 from tui.widgets.decisions import DecisionsPanel
+from tui.widgets.devices import DevicesPanel
 from tui.widgets.lines import LinesPanel
 from tui.widgets.nozzles import NozzleGrid
 from tui.widgets.sales import SalesTable
@@ -39,7 +40,10 @@ TABS = (
     ("lines", N_("4 Lines")),
     ("shift", N_("5 Shift")),
     ("decisions", N_("6 Cards")),
+    ("devices", N_("7 Devices")),
 )
+DEVICES_TAB = "devices"
+"""Hidden until the first field device reports (a station without devices looks as before)."""
 ACTION_PERMISSIONS = {
     "open_shift": "open_shift",
     "close_shift": "close_shift",
@@ -69,6 +73,8 @@ class MainScreen(Screen[None]):
         self._told: set[str] = set()
         """Alarms with an action the attendant was already told about (a notification each, once)."""
 
+    _devices_shown = False
+    """The devices tab is shown (it stays hidden until a device reports)."""
     _lines_stale = False
     """The line diagnostics changed while their tab was hidden."""
 
@@ -94,9 +100,13 @@ class MainScreen(Screen[None]):
                 yield ShiftPanel()
             with TabPane(_(TABS[5][1]), id="decisions"):
                 yield DecisionsPanel()
+            with TabPane(_(TABS[6][1]), id=DEVICES_TAB):
+                yield DevicesPanel()
         yield Footer()
 
     def on_mount(self) -> None:
+        self._devices_shown = False
+        self.query_one(TabbedContent).hide_tab(DEVICES_TAB)
         self.apply(Changes(everything=True))
 
     # --- drawing ----------------------------------------------------------------------------------
@@ -151,6 +161,15 @@ class MainScreen(Screen[None]):
             decisions.show(model.decisions, reset=True)
         elif changes.decisions:
             decisions.show(changes.decisions)
+        if everything or changes.devices:
+            if model.devices and not self._devices_shown:
+                self._devices_shown = True
+                self.query_one(TabbedContent).show_tab(DEVICES_TAB)
+            devices = self.query_one(DevicesPanel)
+            if everything:
+                devices.show(model.devices.values(), reset=True)
+            else:
+                devices.show(model.devices[k] for k in sorted(changes.devices))
         if everything or changes.alarms or changes.alarms_removed:
             unacked = model.unacknowledged
             label = _("3 Alarms ({n})").format(n=unacked) if unacked else _(TABS[2][1])
@@ -166,6 +185,8 @@ class MainScreen(Screen[None]):
         return True if self.station_app.may(command) else None
 
     def action_tab(self, tab: str) -> None:
+        if tab == DEVICES_TAB and not self._devices_shown:
+            return
         tabs = self.query_one(TabbedContent)
         tabs.active = tab
         self._focus_pane(tab)

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from edge.devices.lpg.centre import CylindersApplier
 from edge.devices.lpg.specs import DEFAULT_SPECS, LpgSettings
 from storage import lpg
 from storage.db import Database
 from uplink.documents import Document, parse_payload
 from uplink.envelope import Body, DocKind
 from uplink.errors import ApplyError, DownlinkRejected, Reason
+from uplink.lpg_documents import CylindersApplier
 
 
 def document(version: int, payload: dict[str, Any]) -> Document:

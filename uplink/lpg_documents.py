@@ -1,7 +1,7 @@
 """Signed cylinder-registry additions from the centre (downlink document kind `cylinders`).
 
-Layer: edge (adapter between `uplink` appliers and the registry import). The downlink has verified the
-signature, version and schema; the CSV is checked completely here and applied all or nothing: a bad
+Layer: uplink (adapter between the downlink appliers and the LPG registry import in `edge.devices.lpg`).
+The downlink has verified the signature, version and schema; the CSV is checked completely here and applied all or nothing: a bad
 file raises `ApplyError` (the downlink audits and answers the refusal), with the registry unchanged.
 """
 

@@ -1,7 +1,7 @@
 """Signed documents from the centre applied to the local rules: prices, the working-day calendar and
 grey records of other stations.
 
-Layer: edge (adapters between `uplink` appliers and the rules' stores). The downlink has verified the
+Layer: uplink (adapters between the downlink's appliers and the rules' stores, `edge.rules_runtime`). The downlink has verified the
 signature, the version and the schema; each applier here applies all or nothing and raises
 `ApplyError` (the downlink then audits and answers the refusal). Lists have their own applier in
 `uplink.appliers`.
