@@ -35,9 +35,10 @@ from typing import TYPE_CHECKING
 
 from storage.clock import iso_instant, parse_instant, utc_now
 from storage.db import Database
+from storage.instants import newest_instant_texts
 
 if TYPE_CHECKING:
-    from edge.daemon import Station
+    from edge.station import Station
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +47,6 @@ STEP_THRESHOLD_S = 60.0
 CHECK_INTERVAL_S = 1.0
 ALARM_SOURCE = "clock"
 ALARM_CODE = "clock_step"
-
-_NEWEST_STORED = (
-    "SELECT max(received_at) FROM transactions",
-    "SELECT max(opened_at) FROM shifts",
-    "SELECT max(closed_at) FROM shifts",
-    "SELECT max(at) FROM decisions",
-)
 
 
 def describe_seconds(seconds: float) -> str:
@@ -206,13 +200,11 @@ class ClockGuard:
 async def newest_stored_instant(db: Database) -> dt.datetime | None:
     """The newest instant the database holds (records, shifts, decisions): the order so far."""
     found: list[dt.datetime] = []
-    for sql in _NEWEST_STORED:
-        row = await db.fetchone(sql)
-        if row is not None and row[0]:
-            try:
-                found.append(parse_instant(str(row[0])))
-            except ValueError:
-                log.warning("clock: unreadable instant %r (%s)", row[0], sql)
+    for where, text in await newest_instant_texts(db):
+        try:
+            found.append(parse_instant(text))
+        except ValueError:
+            log.warning("clock: unreadable instant %r (%s)", text, where)
     return max(found) if found else None
 
 
@@ -243,8 +235,4 @@ async def _raise(station: Station, step: ClockStep) -> None:
 
 
 async def _acknowledged(station: Station) -> bool:
-    row = await station.db.fetchone(
-        "SELECT acknowledged_by FROM alarms WHERE source = ? AND code = ? AND cleared_at IS NULL",
-        (ALARM_SOURCE, ALARM_CODE),
-    )
-    return row is not None and row[0] is not None
+    return await station.alarms.is_acknowledged(ALARM_SOURCE, ALARM_CODE)

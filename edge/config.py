@@ -200,9 +200,7 @@ class Config:
 T = TypeVar("T")
 CORE_TABLES = frozenset({"station", "storage", "lines", "products", "logging", "control"})
 """The tables this module reads; every other top-level table is a component's (`edge.core.registry`)."""
-PASS_THROUGH_TABLES = frozenset(
-    {"simulator", "uplink", "rules", "modbus", "desk", "reports", "housekeeping", "lpg"}
-)
+PASS_THROUGH_TABLES = frozenset({"simulator", "uplink", "rules", "modbus", "desk", "reports", "housekeeping"})
 """Tables read elsewhere that no registered component owns (the simulator's, the rules')."""
 
 
@@ -416,16 +414,6 @@ def parse_config(doc: dict[str, Any], path: Path) -> Config:
     if not lines and isinstance(top.get("lines"), list):
         ck.problem("lines", "at least one line is needed")
 
-    if "lpg" in top:
-        from edge.devices.lpg.errors import BadLpgConfig
-        from edge.devices.lpg.specs import parse_settings
-
-        try:
-            if not isinstance(top["lpg"], dict):
-                raise BadLpgConfig(["station.toml: lpg: must be a table"])
-            parse_settings(top["lpg"])
-        except BadLpgConfig as exc:
-            ck.problems.extend(p.replace("station.toml:", f"{path.name}:", 1) for p in exc.problems)
     if ck.problems:
         raise ConfigError(ck.problems)
     extra = {k: v for k, v in top.items() if k in PASS_THROUGH_TABLES or k in component_tables}

@@ -35,7 +35,7 @@ from storage.integrity import (
 )
 
 if TYPE_CHECKING:
-    from edge.daemon import Station
+    from edge.station import Station
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ from edge.control.component import CONTROL_API
 from edge.core.component import Kind
 from edge.core.registry import Registry
 from edge.daily_components import CLOCK_WATCH, DAY_CLOSE, HOUSEKEEPING, INTEGRITY
+from edge.devices.lpg.component import LPG
 from edge.routes import builtin_routes
 from edge.rules_components import CARD_RECHECK, IMPORT_INBOX, PRICE_SCHEDULER
 from edge.station import CentreParts, Parts
@@ -28,6 +29,7 @@ KINDS: tuple[Kind[Parts], ...] = (
     HOUSEKEEPING,
     INTEGRITY,
     CLOCK_WATCH,
+    LPG,
 )
 """Built in this order after the centre link (the uplink), each when its table configures it."""
 

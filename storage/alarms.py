@@ -151,6 +151,14 @@ class Alarms:
         row = await self._db.fetchone("SELECT * FROM alarms WHERE id = ?", (alarm_id,))
         return None if row is None else _alarm(row)
 
+    async def is_acknowledged(self, source: str, code: str) -> bool:
+        """Whether the active alarm (source, code) has been acknowledged by someone."""
+        row = await self._db.fetchone(
+            "SELECT acknowledged_by FROM alarms WHERE source = ? AND code = ? AND cleared_at IS NULL",
+            (source, code),
+        )
+        return row is not None and row[0] is not None
+
     async def active(self) -> list[Alarm]:
         """Alarms not cleared yet, oldest first."""
         rows = await self._db.fetchall("SELECT * FROM alarms WHERE cleared_at IS NULL ORDER BY raised_at, id")

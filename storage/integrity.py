@@ -33,9 +33,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import construct
-
-from protocol.record import RECORD_FIELDS, RECORD_LEN, RECORD_STRUCT, TransactionRecord
+from protocol.codec import decode_record
+from protocol.errors import ProtocolError
+from protocol.record import RECORD_LEN, TransactionRecord
 from storage.clock import iso_local, parse_instant
 from storage.db import Database
 from storage.errors import translate
@@ -70,9 +70,8 @@ def decode_raw(raw: bytes) -> TransactionRecord:
     if len(raw) != RECORD_LEN:
         raise ValueError(f"a record is {RECORD_LEN} bytes, got {len(raw)}")
     try:
-        parsed = RECORD_STRUCT.parse(raw)
-        return TransactionRecord(*(parsed[name] for name in RECORD_FIELDS))
-    except (construct.ConstructError, ValueError, KeyError) as exc:
+        return decode_record(raw)
+    except ProtocolError as exc:
         raise ValueError(f"not a decodable record: {exc}") from exc
 
 

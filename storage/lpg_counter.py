@@ -136,3 +136,22 @@ async def moves(db: Database, receipt: str | None = None) -> list[CounterMove]:
     rows = await (db.fetchall(sql + " WHERE receipt = ? ORDER BY id", (receipt,)) if receipt
                   else db.fetchall(sql + " ORDER BY id"))  # fmt: skip
     return [CounterMove(*tuple(r)) for r in rows]
+
+
+async def customer_by_id(db: Database, customer_id: int) -> CustomerRow | None:
+    """The customer registered under `customer_id`, None when there is none."""
+    row = await db.fetchone("SELECT id_number FROM lpg_customers WHERE id = ?", (customer_id,))
+    return None if row is None else await customer_by_id_number(db, row[0])
+
+
+async def last_net_kg_in(tx: Tx, barcode: str) -> float | None:
+    """The net weight of the cylinder's last completed fill (kg), None when it was never filled here."""
+    row = await tx.fetchone(
+        "SELECT net_kg FROM lpg_fills WHERE barcode = ? AND status = 'done' ORDER BY id DESC LIMIT 1", (barcode,)
+    )
+    return None if row is None else float(row[0])
+
+
+async def set_owner_in(tx: Tx, barcode: str, owner: str) -> None:
+    """Who holds the cylinder now: `station` or `customer:{id}`."""
+    await tx.execute("UPDATE lpg_cylinders SET owner = ? WHERE barcode = ?", (owner, barcode))

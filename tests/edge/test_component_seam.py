@@ -131,6 +131,8 @@ async def test_door_event_reaches_the_control_stream_the_outbox_and_the_tui(shor
         "control API",
         "daily close",
         "housekeeping",
+        "record integrity",
+        "clock watch",
         "door sensor",
         "uplink",
     ]

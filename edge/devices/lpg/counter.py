@@ -28,7 +28,16 @@ from storage import lpg
 from storage.audit import Outcome, append_in
 from storage.clock import iso_instant, utc_now
 from storage.db import Database
-from storage.lpg_counter import CounterMove, CustomerRow, add_move_in, customer_by_card, customer_by_id_number
+from storage.lpg_counter import (
+    CounterMove,
+    CustomerRow,
+    add_move_in,
+    customer_by_card,
+    customer_by_id,
+    customer_by_id_number,
+    last_net_kg_in,
+    set_owner_in,
+)
 from storage.outbox import OutboxMessage, enqueue_in
 
 __all__ = [
@@ -151,8 +160,7 @@ class CounterService:
                             c.gas_address, c.last_safety_check, customer_warning(c, self.clock().date()))  # fmt: skip
 
     async def _customer(self, customer_id: int) -> CustomerRow:
-        row = await self.db.fetchone("SELECT id_number FROM lpg_customers WHERE id = ?", (customer_id,))
-        c = None if row is None else await customer_by_id_number(self.db, row[0])
+        c = await customer_by_id(self.db, customer_id)
         if c is None:
             raise CounterRefused([f"customer {customer_id} is not registered"])
         return c
@@ -191,19 +199,13 @@ class CounterService:
         net_total = 0.0
         async with self.db.transaction() as tx:
             for b in barcodes:
-                last = await tx.fetchone(
-                    "SELECT net_kg FROM lpg_fills WHERE barcode = ? AND status = 'done' ORDER BY id DESC LIMIT 1",
-                    (b,),
-                )
-                net = None if last is None else float(last[0])
+                net = await last_net_kg_in(tx, b)
                 net_total += net or 0.0
                 await add_move_in(tx, CounterMove(receipt, customer_id, b, "out", iso_instant(now), operator, net,
                                                   None, deposit_cents, "; ".join(warnings)))  # fmt: skip
                 await lpg.set_state_in(tx, b, lpg.CylinderState.AT_CUSTOMER, reason=f"handed out ({receipt})",
                                        actor=operator, now=now)  # fmt: skip
-                await tx.execute(
-                    "UPDATE lpg_cylinders SET owner = ? WHERE barcode = ?", (f"customer:{customer_id}", b)
-                )
+                await set_owner_in(tx, b, f"customer:{customer_id}")
             await append_in(tx, actor=operator, role=role, action="lpg.handout", source="lpg",
                             target=str(customer_id),
                             details={"receipt": receipt, "barcodes": list(barcodes), "warnings": warnings},
@@ -247,7 +249,7 @@ class CounterService:
                                                   residual.get(b), 0, ""))  # fmt: skip
                 await lpg.set_state_in(tx, b, lpg.CylinderState.EMPTY, reason=f"returned ({receipt})",
                                        actor=operator, now=now)  # fmt: skip
-                await tx.execute("UPDATE lpg_cylinders SET owner = 'station' WHERE barcode = ?", (b,))
+                await set_owner_in(tx, b, "station")
             await append_in(tx, actor=operator, role=role, action="lpg.return", source="lpg", target=str(customer_id),
                             details={"receipt": receipt, "barcodes": list(barcodes)}, now=now)  # fmt: skip
             result = Receipt(receipt, customer_id, "in", tuple(barcodes), (), 0.0,
