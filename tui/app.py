@@ -147,7 +147,9 @@ class StationApp(App[None]):
                         _merge(changes, new)
         if changes:
             for screen in self.screen_stack:
-                if isinstance(screen, MainScreen):
+                # A main screen still being built (a language switch recomposes it) draws everything from
+                # the model in its own on_mount: until then it has no widgets to update.
+                if isinstance(screen, MainScreen) and screen.is_mounted:
                     screen.apply(changes)
 
     # --- language ---------------------------------------------------------------------------------
