@@ -85,7 +85,13 @@ SQL_DEBT: Mapping[str, str] = {
 """Modules allowed SQL outside storage for now (debt; any other module with SQL fails)."""
 ACYCLIC = ("protocol", "storage", "edge", "uplink")
 """Top-level packages whose modules may not import each other in a cycle."""
-SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|PRAGMA|REPLACE|WITH)\s", re.S)
+SQL = re.compile(
+    r"^\s*(SELECT\b.*\bFROM\b|SELECT\s+\w+\s*\(|INSERT\s+(OR\s+\w+\s+)?INTO\b|UPDATE\s+\w+\s+SET\b"
+    r"|DELETE\s+FROM\b|(CREATE|DROP)\s+(TEMP\s+|TEMPORARY\s+|UNIQUE\s+)?(TABLE|INDEX|TRIGGER|VIEW)\b"
+    r"|ALTER\s+TABLE\b|PRAGMA\s+\w+|REPLACE\s+INTO\b|WITH\s+(RECURSIVE\s+)?\w+(\s*\([^)]*\))?\s+AS\b)",
+    re.S,
+)
+"""The shape of an SQL statement (so that an APDU's name, "SELECT of the application", is not one)."""
 
 
 def unit_of(module: str) -> str:

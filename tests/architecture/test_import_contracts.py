@@ -52,3 +52,15 @@ def test_type_checking_imports_make_no_cycle_but_still_obey_the_layers() -> None
     assert check(sources) == []
     sources["storage.bad"] = ("storage/bad.py", guarded)
     assert any("storage may not import edge" in p for p in check(sources))
+
+
+def test_an_apdu_named_like_a_statement_is_not_sql_but_a_statement_is() -> None:
+    sources = sources_on_disk()
+    sources["edge.words_only"] = (
+        "edge/words_only.py",
+        'A = "SELECT of the fuel application answered 6A82"\nB = "UPDATE BINARY with MAC"\n',
+    )
+    sources["edge.sql_here"] = ("edge/sql_here.py", 'Q = "UPDATE cards SET status = ?"\nP = "PRAGMA quick_check"\n')
+    problems = check(sources)
+    assert not [p for p in problems if "words_only" in p]
+    assert len([p for p in problems if "sql_here" in p and "SQL outside storage" in p]) == 2
