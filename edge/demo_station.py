@@ -87,6 +87,63 @@ p2p_interval_ms = 500
 """
 
 
+TANKS_TOML = """
+# Tank gauges: two consoles on one Modbus RTU line (the default register map and a vendor-style map with
+# word-swapped floats), see docs/tanks.md.
+[tanks]
+poll_interval_s = {tank_poll_s}
+reconcile_interval_min = {reconcile_min}
+
+[[tanks.consoles]]
+name = "tls1"
+url = "{dir}/tty-tanks"
+device_id = 1
+map = "station-v1"
+
+[[tanks.consoles]]
+name = "tls2"
+url = "{dir}/tty-tanks"
+device_id = 2
+map = "tls-float-swapped"
+
+[[tanks.tank]]
+number = 1
+name = "T1 92#"
+console = "tls1"
+unit = 0
+product = "0092"
+alpha = 0.0012
+strapping = {strapping}
+
+[[tanks.tank]]
+number = 2
+name = "T2 95#"
+console = "tls1"
+unit = 1
+product = "0095"
+alpha = 0.0012
+strapping = {strapping}
+
+[[tanks.tank]]
+number = 3
+name = "T3 0#"
+console = "tls2"
+unit = 0
+product = "0010"
+alpha = 0.00083
+strapping = {strapping}
+"""
+DEMO_STRAPPING = "[[0, 0], [250, 2100], [500, 5600], [1000, 13900], [1500, 22100], [2000, 27800], [2400, 30000]]"
+"""A 30 000 L horizontal cylinder of 2.4 m diameter, sampled every 250 to 500 mm."""
+
+
+def tanks_config_text(directory: Path, *, poll_s: float = 1.0, reconcile_min: float = 0.0) -> str:
+    """The demo's `[tanks]` table: three tanks on two consoles of one RTU line (`tty-tanks`)."""
+    return TANKS_TOML.format(
+        dir=directory, tank_poll_s=poll_s, reconcile_min=reconcile_min, strapping=DEMO_STRAPPING
+    )
+
+
 def demo_config_text(
     directory: Path,
     *,
@@ -96,9 +153,11 @@ def demo_config_text(
     language: str = DEMO_LANGUAGE,
     wire_time: bool = True,
     unpaced: bool = False,
+    tanks: bool = False,
 ) -> str:
     """The demo station's TOML; `wire_time=False` runs the lines at pty speed and `unpaced=True` polls
-    the bus without pacing (as fast as the line answers): fast end-to-end tests."""
+    the bus without pacing (as fast as the line answers): fast end-to-end tests. With the tank gauges
+    when `tanks`."""
     blocks = []
     for i in range(bus_dispensers):
         n1, n2 = 2 * i + 1, 2 * i + 2
@@ -108,7 +167,7 @@ def demo_config_text(
             f'nozzles = [{{ nzn = {n1}, g_code = "0092" }}, {{ nzn = {n2}, g_code = "0095" }}]\n'
         )
     base = 2 * bus_dispensers
-    return DEMO_TOML.format(
+    text = DEMO_TOML.format(
         dir=directory,
         bus_dispensers="\n".join(blocks),
         p2p_addr=bus_dispensers + 1,
@@ -120,9 +179,10 @@ def demo_config_text(
         wire_time="true" if wire_time else "false",
         bus_pacing="poll_cycle_ms = 0\nmin_poll_interval_ms = 0\n" if unpaced else "",
     )
+    return text + (tanks_config_text(directory) if tanks else "")
 
 
-def write_demo_config(directory: Path, **kwargs: int | float | str) -> Path:
+def write_demo_config(directory: Path, **kwargs: int | float | str | bool) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "station.toml"
     path.write_text(demo_config_text(directory.resolve(), **kwargs), encoding="utf-8")  # type: ignore[arg-type]

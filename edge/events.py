@@ -25,6 +25,17 @@ from storage.shifts import ShiftRow
 DEFAULT_QUEUE_LIMIT = 2000
 
 
+class Coalesced:
+    """Base of the events of which only the newest per `key` matters (live states): a subscriber keeps
+    one value per key instead of queueing them. A device component's live state derives from it."""
+
+    __slots__ = ()
+
+    @property
+    def key(self) -> Hashable:
+        raise NotImplementedError
+
+
 class NozzleState(StrEnum):
     IDLE = "idle"
     CARD_INSERTED = "card"
@@ -196,7 +207,7 @@ class CardDecision:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
-COALESCED = (NozzleStatus, LineStatistics, FrameTraced)
+COALESCED = (Coalesced, NozzleStatus, LineStatistics, FrameTraced)
 
 
 class Subscription:

@@ -13,6 +13,7 @@ from edge.core.component import Kind
 from edge.core.registry import Registry
 from edge.daily_components import CLOCK_WATCH, DAY_CLOSE, HOUSEKEEPING, INTEGRITY
 from edge.devices.lpg.component import LPG
+from edge.devices.tanks.component import TANKS
 from edge.routes import builtin_routes
 from edge.rules_components import CARD_RECHECK, IMPORT_INBOX, PRICE_SCHEDULER
 from edge.station import CentreParts, Parts
@@ -24,6 +25,7 @@ KINDS: tuple[Kind[Parts], ...] = (
     PRICE_SCHEDULER,
     CARD_RECHECK,
     IMPORT_INBOX,
+    TANKS,
     CONTROL_API,
     DAY_CLOSE,
     HOUSEKEEPING,

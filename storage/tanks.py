@@ -1,4 +1,4 @@
-"""Tank measurements, deliveries, delivery notes and reconciliations.
+"""Tank measurements, deliveries and reconciliations.
 
 Layer: storage. Rows are plain values (the tank core lives in `edge.devices.tanks`); every write that
 reports a fact to the centre takes the caller's transaction so its outbox message commits with it.
@@ -9,7 +9,8 @@ the kinds in which fuel left a nozzle (sale 0, grey 1, cash 7), by the instant t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,7 +79,6 @@ class DeliveryRow:
     temperature_c: float
     sales_during_l: float
     delivered_l: float
-    note_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,7 +93,6 @@ class DeliveryRow:
             "temperature_c": round(self.temperature_c, 2),
             "sales_during_l": round(self.sales_during_l, 2),
             "delivered_l": round(self.delivered_l, 2),
-            "note_id": self.note_id,
         }
 
 
@@ -148,6 +147,15 @@ async def measurement_at_or_before(db: Database, tank: int, at: dt.datetime) -> 
     return None if row is None else _measurement(row)
 
 
+async def first_measurement_after(db: Database, tank: int, at: dt.datetime) -> MeasurementRow | None:
+    """The oldest measurement of `tank` taken after `at`."""
+    row = await db.fetchone(
+        "SELECT * FROM tank_measurements WHERE tank = ? AND at > ? ORDER BY at, id LIMIT 1",
+        (tank, iso_instant(at)),
+    )
+    return None if row is None else _measurement(row)
+
+
 async def measurements(
     db: Database, tank: int | None = None, since: dt.datetime | None = None, until: dt.datetime | None = None
 ) -> list[MeasurementRow]:
@@ -194,18 +202,12 @@ async def add_delivery_in(
     temperature_c: float,
     sales_during_l: float,
 ) -> DeliveryRow:
-    """Store a detected delivery (matched to the oldest unmatched delivery note of the tank, if any)."""
+    """Store a detected delivery; the delivered volume adds the sales during it."""
     delivered = end_tc_volume_l - start_tc_volume_l + sales_during_l
-    note = await tx.fetchone(
-        "SELECT id FROM tank_delivery_notes n WHERE tank = ? AND NOT EXISTS "
-        "(SELECT 1 FROM tank_deliveries d WHERE d.note_id = n.id) ORDER BY entered_at, id LIMIT 1",
-        (tank,),
-    )
-    note_id = None if note is None else int(note[0])
     row = await tx.one(
         "INSERT INTO tank_deliveries (tank, started_at, ended_at, start_height_mm, end_height_mm, "
-        "start_tc_volume_l, end_tc_volume_l, temperature_c, sales_during_l, delivered_l, note_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "start_tc_volume_l, end_tc_volume_l, temperature_c, sales_during_l, delivered_l) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             tank,
             iso_instant(started_at),
@@ -217,7 +219,6 @@ async def add_delivery_in(
             temperature_c,
             sales_during_l,
             delivered,
-            note_id,
         ),
     )
     return DeliveryRow(
@@ -232,20 +233,7 @@ async def add_delivery_in(
         temperature_c,
         sales_during_l,
         delivered,
-        note_id,
     )
-
-
-async def add_delivery_note(
-    db: Database, tank: int, volume_l: float, reference: str, by: str, at: dt.datetime
-) -> int:
-    async with db.transaction() as tx:
-        row = await tx.one(
-            "INSERT INTO tank_delivery_notes (tank, entered_at, volume_l, reference, entered_by) "
-            "VALUES (?, ?, ?, ?, ?) RETURNING id",
-            (tank, iso_instant(at), volume_l, reference, by),
-        )
-        return int(row[0])
 
 
 def _delivery(row: Any) -> DeliveryRow:
@@ -261,7 +249,6 @@ def _delivery(row: Any) -> DeliveryRow:
         temperature_c=float(row["temperature_c"]),
         sales_during_l=float(row["sales_during_l"]),
         delivered_l=float(row["delivered_l"]),
-        note_id=None if row["note_id"] is None else int(row["note_id"]),
     )
 
 
@@ -334,3 +321,42 @@ async def reconciliations(
         f"SELECT * FROM tank_reconciliations {where} ORDER BY period_end, tank", tuple(params)
     )
     return [dict(r) for r in rows]
+
+
+# --- read-only views for the command line (a plain sqlite3 connection, see `storage.db.open_readonly`) ---
+
+EXPORT_TABLES = {
+    "measurements": ("tank_measurements", "at"),
+    "deliveries": ("tank_deliveries", "ended_at"),
+    "reconciliations": ("tank_reconciliations", "period_end"),
+}
+
+
+def latest_measurements(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The newest stored measurement of every tank."""
+    cur = conn.execute(
+        "SELECT m.* FROM tank_measurements m JOIN "
+        "(SELECT MAX(id) AS id FROM tank_measurements GROUP BY tank) newest ON m.id = newest.id ORDER BY m.tank"
+    )
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def active_tank_alarms(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    cur = conn.execute(
+        "SELECT source, code, severity, message, raised_at FROM alarms "
+        "WHERE cleared_at IS NULL AND source LIKE 'tank:%' ORDER BY source, raised_at"
+    )
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def export_rows(
+    conn: sqlite3.Connection, what: str, since: dt.datetime | None, until: dt.datetime | None
+) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+    """The columns and rows of one tank table (`EXPORT_TABLES`) in [since, until), oldest first."""
+    table, column = EXPORT_TABLES[what]
+    clauses, params = _period(since, until, column)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    cur = conn.execute(f"SELECT * FROM {table} {where} ORDER BY {column}, id", tuple(params))
+    return [d[0] for d in cur.description], iter(cur)

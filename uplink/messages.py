@@ -300,3 +300,6 @@ class CentreMessages:
         figures: Mapping[str, Any],
     ) -> Sequence[OutboxMessage]:
         return [self.factory.day_close(day, closed_at, operator, last_record_id, digest, figures)]
+
+    def for_device(self, fact: DeviceFact) -> Sequence[OutboxMessage]:
+        return [self.factory.device(fact)]

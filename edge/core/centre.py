@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from edge.core.routes import DeviceFact
 from protocol.messages import Totals
 from protocol.record import TransactionRecord
 from storage.db import Database
@@ -49,6 +50,10 @@ class CentreOutbox(Protocol):
         handed_to: str = "",
         summary: Mapping[str, Any] | None = None,
     ) -> Sequence[OutboxMessage]: ...
+
+    def for_device(self, fact: DeviceFact) -> Sequence[OutboxMessage]:
+        """A field device's fact that its component stores itself (a tank delivery, a scale's fill)."""
+        ...
 
 
     def for_day_close(
@@ -97,6 +102,9 @@ class NoCentre:
         digest: str,
         figures: Mapping[str, Any],
     ) -> Sequence[OutboxMessage]:
+        return ()
+
+    def for_device(self, fact: DeviceFact) -> Sequence[OutboxMessage]:
         return ()
 
 

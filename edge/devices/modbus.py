@@ -27,6 +27,14 @@ logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 """pymodbus logs every missed answer as an error with a frame dump; the link reports them itself."""
 
 
+def _raise_if_cancelling() -> None:
+    """pymodbus waits with `asyncio.wait_for`, which on Python 3.11 can swallow a cancellation that
+    arrives as the answer does: a task being cancelled stops here, whatever pymodbus returned."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class ModbusFailure(Exception):
     """Root of the errors of a Modbus exchange."""
 
@@ -118,12 +126,14 @@ class ModbusLink:
                 else:
                     reply = await client.read_holding_registers(address, count=count, device_id=device_id)
             except ModbusException as exc:
+                _raise_if_cancelling()
                 self.failures += 1
                 raise ModbusTimeout(str(exc).strip() or "no answer", self.name, device_id) from exc
             except OSError as exc:
                 self.failures += 1
                 self.close()
                 raise ModbusTimeout(f"line error: {exc}", self.name, device_id) from exc
+        _raise_if_cancelling()
         if reply.isError():
             self.failures += 1
             raise ModbusExceptionReply(self.name, device_id, int(getattr(reply, "exception_code", 0)))
@@ -145,12 +155,14 @@ class ModbusLink:
                 else:
                     reply = await client.write_registers(address, values, device_id=device_id)
             except ModbusException as exc:
+                _raise_if_cancelling()
                 self.failures += 1
                 raise ModbusTimeout(str(exc).strip() or "no answer", self.name, device_id) from exc
             except OSError as exc:
                 self.failures += 1
                 self.close()
                 raise ModbusTimeout(f"line error: {exc}", self.name, device_id) from exc
+        _raise_if_cancelling()
         if reply.isError():
             self.failures += 1
             raise ModbusExceptionReply(self.name, device_id, int(getattr(reply, "exception_code", 0)))

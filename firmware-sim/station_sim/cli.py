@@ -20,10 +20,13 @@ from typing import Any
 
 from edge.children import arm_from_environment
 from edge.config import ConfigError, load_config
+from edge.devices.tanks.config import TanksConfig
+from edge.devices.tanks.errors import BadTankConfig
 from station_sim.errors import ScenarioError, SettingsError, SimError
 from station_sim.port import TRACE
 from station_sim.settings import DEFAULT_MIX, resolve
 from station_sim.sim import EXIT_FAILURE, EXIT_USAGE, Simulator
+from station_sim.tanks import tank_setup
 
 EPILOG = """\
 Every option except --config may also be set in the config's [simulator] table, same name with
@@ -117,6 +120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     _setup_logging(settings.log_level)
+    try:
+        tanks = tank_setup(config)
+    except BadTankConfig as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
     scenario = None
     if settings.scenario is not None:
         from station_sim.scenario import load_scenario
@@ -127,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(exc, file=sys.stderr)
             return EXIT_USAGE
     try:
-        return asyncio.run(_run(config, settings, scenario))
+        return asyncio.run(_run(config, settings, scenario, tanks))
     except SimError as exc:
         logging.getLogger("station_sim").error("%s", exc)
         return EXIT_FAILURE
@@ -135,8 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-async def _run(config: Any, settings: Any, scenario: Any) -> int:
-    sim = Simulator(config, settings, scenario)
+async def _run(config: Any, settings: Any, scenario: Any, tanks: TanksConfig | None) -> int:
+    sim = Simulator(config, settings, scenario, tanks=tanks)
     return await sim.run()
 
 

@@ -48,6 +48,9 @@ from station_sim.cards import (
 )
 from station_sim.device import Decision, DeviceError
 from station_sim.errors import ScenarioError
+from station_sim.tank_scenario import TankEvent, parse_tank_section
+from station_sim.tank_scenario import play as play_tank_events
+from station_sim.tanks import TankStart, tank_numbers
 from station_sim.traffic import DECISION_TIMEOUT_S, Interrupted, await_decision, await_fuelled, wait_until
 
 if TYPE_CHECKING:
@@ -156,6 +159,8 @@ class Scenario:
     path: Path
     cards: list[Card] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
+    tank_starts: list[TankStart] = field(default_factory=list)
+    tank_events: list[TankEvent] = field(default_factory=list)
 
     async def run(self, sim: Simulator) -> None:
         """Add the cards to the pool and play the timeline."""
@@ -164,6 +169,8 @@ class Scenario:
         loop = asyncio.get_running_loop()
         start = loop.time()
         async with asyncio.TaskGroup() as tg:
+            if self.tank_events and sim.tanks is not None:
+                tg.create_task(play_tank_events(sim.tanks, self.tank_events, sim.ledger.event))
             for step in self.steps:
                 delay = start + step.at_s - loop.time()
                 if delay > 0:
@@ -472,8 +479,8 @@ def parse_scenario(doc: dict[str, Any], path: Path, config: Config) -> Scenario:
     """Validate a parsed scenario document; `ScenarioError` lists every problem."""
     p = _Problems(path.name)
     for key in doc:
-        if key not in ("cards", "timeline"):
-            p.add(key, "unknown key (expected [[cards]] and [[timeline]])")
+        if key not in ("cards", "timeline", "tanks", "tank_events"):
+            p.add(key, "unknown key (expected [[cards]], [[timeline]], [[tanks]] and [[tank_events]])")
     cards: list[Card] = []
     raw_cards = doc.get("cards", [])
     if not isinstance(raw_cards, list):
@@ -495,9 +502,13 @@ def parse_scenario(doc: dict[str, Any], path: Path, config: Config) -> Scenario:
         step = _parse_step(p, sd, i, config, known)
         if step is not None:
             steps.append(step)
+    tank_starts, tank_events, tank_problems = parse_tank_section(
+        path.name, doc.get("tanks", []), doc.get("tank_events", []), tank_numbers(config)
+    )
+    p.items.extend(tank_problems)
     if p.items:
         raise ScenarioError(p.items)
-    return Scenario(path, cards, steps)
+    return Scenario(path, cards, steps, tank_starts, tank_events)
 
 
 def load_scenario(path: Path, config: Config) -> Scenario:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge.config import Config, LineConfig, LineMode
+from edge.devices.tanks.config import TanksConfig
 from station_sim.cards import CardPool
 from station_sim.device import DeviceSetup, Dispenser, NozzleSetup, StationIdentity
 from station_sim.faults import Faults, FaultSettings
@@ -30,6 +31,7 @@ from station_sim.port import LineTiming, Port
 from station_sim.settings import Settings
 from station_sim.slot import Slot
 from station_sim.state import StateStore
+from station_sim.tanks import TankFarm
 from station_sim.traffic import Production, TrafficGenerator
 from station_sim.transport import PtyTransport, Transport, open_transport
 
@@ -53,7 +55,9 @@ class LineRun:
 
 
 class Simulator:
-    def __init__(self, config: Config, settings: Settings, scenario: Any = None) -> None:
+    def __init__(
+        self, config: Config, settings: Settings, scenario: Any = None, *, tanks: TanksConfig | None = None
+    ) -> None:
         self.config = config
         self.settings = settings
         self.scenario = scenario
@@ -69,6 +73,18 @@ class Simulator:
         """Set at every acknowledgement and power-up (the exit-when-acked watcher waits on it)."""
         self.exit_code = EXIT_OK
         self._transports: list[Transport] = []
+        starts = scenario.tank_starts if scenario is not None else []
+        self.tanks = (
+            TankFarm(
+                tanks,
+                self.ledger.write,
+                random.Random(f"{self.seed}/tanks"),
+                starts,
+                wire_time=settings.wire_time,
+            )
+            if tanks is not None
+            else None
+        )
         for line in config.lines:
             slots = {d.pos_p: Slot(self._load(line, d.pos_p)) for d in line.dispensers}
             self.lines.append(LineRun(line, slots))
@@ -138,6 +154,8 @@ class Simulator:
         elif event.get("event") == "ack":
             self._acked.set()
         self.ledger.write(event)
+        if self.tanks is not None:
+            self.tanks.on_event(event)
 
     # --- power ------------------------------------------------------------------------------------
 
@@ -290,6 +308,8 @@ class Simulator:
         loop.add_signal_handler(signal.SIGUSR1, self.halt_production)
         try:
             await self._open_lines()
+            if self.tanks is not None:
+                await self.tanks.start()
             self._start_event()
             try:
                 async with asyncio.TaskGroup() as tg:
@@ -314,6 +334,8 @@ class Simulator:
         for transport in self._transports:
             await transport.close()
         self._transports.clear()
+        if self.tanks is not None:
+            await self.tanks.stop()
         self.ledger.event(
             "stop",
             records=self.production.records,

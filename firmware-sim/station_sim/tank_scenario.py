@@ -10,7 +10,7 @@ Layer: firmware-sim (parsing is pure; `play` drives the simulated tanks). Shape:
     at_s = 20                       seconds from the start (tank events run beside the main timeline)
     tank = 1
     action = "delivery"             delivery volume_l= rate_l_min= | leak rate_l_h= | water rate_l_h= |
-    volume_l = 8000                 sudden_loss volume_l= | probe_out for_s= | console_offline for_s= |
+    volume_l = 8000                 sudden_loss volume_l= | probe_out for_s= | bad_reading for_s= | console_offline for_s= |
     rate_l_min = 600                console_exception for_s= | console_garbage for_s= | noise mm=
 
 `for_s = 0` keeps a fault on until the run ends. Every event goes to the ledger as `tank_event`.
@@ -30,6 +30,7 @@ TANK_ACTIONS: dict[str, frozenset[str]] = {
     "water": frozenset({"rate_l_h"}),
     "sudden_loss": frozenset({"volume_l"}),
     "probe_out": frozenset(),
+    "bad_reading": frozenset(),
     "console_offline": frozenset(),
     "console_exception": frozenset(),
     "console_garbage": frozenset(),
@@ -164,10 +165,10 @@ def _apply(farm: TankFarm, ev: TankEvent, tg: asyncio.TaskGroup) -> None:
             farm.sudden_loss(ev.tank, ev.volume_l)
         case "noise":
             tank.noise_mm = ev.mm
-        case "probe_out":
-            tank.probe_out = True
+        case "probe_out" | "bad_reading":
+            setattr(tank, ev.action, True)
             if ev.for_s:
-                tg.create_task(_later(ev.for_s, lambda: setattr(tank, "probe_out", False)))
+                tg.create_task(_later(ev.for_s, lambda: setattr(tank, ev.action, False)))
         case "console_offline" | "console_exception" | "console_garbage":
             attr = ev.action.removeprefix("console_")
             setattr(console.faults, attr, True)

@@ -27,12 +27,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.devices.tanks.config import TankConfig, TanksConfig
+from edge.config import Config
+from edge.devices.tanks.config import TankConfig, TanksConfig, parse_tanks
+from edge.devices.tanks.errors import BadTankConfig
+from protocol.modbus_map import ValueType, WordOrder
 from protocol.tank_maps import ConsoleAlarm
 from station_sim.modbus import ModbusLink, Unit, UnitFaults
 from station_sim.records import record_from_bytes
 
 log = logging.getLogger(__name__)
+
+BEYOND_ANY_TANK_MM = 60000.0
+NAN_WORDS = [0x7FC0, 0x0000]
+"""A quiet NaN as two registers, high word first."""
 
 SALE_T_TYPES = frozenset({0, 1, 7})
 """Record kinds (T_TYPE low nibble) in which fuel left the nozzle: sale, grey (card pulled), cash."""
@@ -60,6 +67,8 @@ class SimTank:
     delivery_l_per_s: float = 0.0
     delivery_volume_l: float = 0.0
     probe_out: bool = False
+    bad_reading: bool = False
+    """Report an impossible reading (NaN floats, or a height beyond the tank) instead of the level."""
     sold_l: float = 0.0
     delivered_l: float = 0.0
     leaked_l: float = 0.0
@@ -159,7 +168,14 @@ class SimConsole:
             base = rmap.address(unit)
             if base >= address + count or base + rmap.size <= address:
                 continue
-            block = rmap.encode({k: v for k, v in tank.figures(self.farm.rng).items() if _has(rmap, k)})
+            figures = tank.figures(self.farm.rng)
+            if tank.bad_reading:
+                figures = {**figures, "product_height_mm": BEYOND_ANY_TANK_MM}
+            block = rmap.encode({k: v for k, v in figures.items() if _has(rmap, k)})
+            height = rmap.field("product_height_mm")
+            if tank.bad_reading and height.type is ValueType.F32:
+                nan = NAN_WORDS if height.word_order is WordOrder.BIG else NAN_WORDS[::-1]
+                block[height.offset : height.offset + 2] = nan
             for i, word in enumerate(block):
                 if address <= base + i < address + count:
                     out[base + i - address] = word
@@ -292,3 +308,20 @@ class TankFarm:
         tank = self.tanks[number]
         tank.advance(time.monotonic(), self.delivered)
         tank.lose(volume_l)
+
+
+def tank_setup(config: Config) -> TanksConfig | None:
+    """The station's `[tanks]` table (None when it has none); `BadTankConfig` lists every problem."""
+    raw = config.extra.get("tanks")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise BadTankConfig(f"{config.path.name}: tanks: must be a table")
+    return parse_tanks(raw, config.path.name, frozenset(p.g_code for p in config.products))
+
+
+def tank_numbers(config: Config) -> set[int]:
+    """The tank numbers of the station's `[tanks]` table (for scenario checks)."""
+    raw = config.extra.get("tanks")
+    tanks = raw.get("tank", []) if isinstance(raw, dict) else []
+    return {t["number"] for t in tanks if isinstance(t, dict) and isinstance(t.get("number"), int)}

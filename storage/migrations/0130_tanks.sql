@@ -1,4 +1,4 @@
--- 0130_tanks: tank measurements, deliveries, delivery notes and wet-stock reconciliations.
+-- 0130_tanks: tank measurements, deliveries and wet-stock reconciliations.
 -- Documented in docs/database.md and docs/tanks.md. Instants are UTC ISO 8601 (as elsewhere); volumes
 -- in litres (REAL, compensated to the station's reference temperature where the column says tc_).
 
@@ -30,17 +30,7 @@ CREATE TABLE tank_deliveries (
     temperature_c      REAL    NOT NULL,
     sales_during_l     REAL    NOT NULL,
     delivered_l        REAL    NOT NULL,
-    note_id            INTEGER REFERENCES tank_delivery_notes (id),
     UNIQUE (tank, started_at)
-);
-
-CREATE TABLE tank_delivery_notes (
-    id         INTEGER PRIMARY KEY,
-    tank       INTEGER NOT NULL,
-    entered_at TEXT    NOT NULL,
-    volume_l   REAL    NOT NULL CHECK (volume_l > 0),
-    reference  TEXT    NOT NULL DEFAULT '',
-    entered_by TEXT    NOT NULL DEFAULT ''
 );
 
 CREATE TABLE tank_reconciliations (

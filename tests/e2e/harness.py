@@ -73,12 +73,18 @@ class Station:
 
     @classmethod
     def create(
-        cls, tmp: Path, *, bus_dispensers: int = 3, language: str = "en", unpaced: bool = False
+        cls,
+        tmp: Path,
+        *,
+        bus_dispensers: int = 3,
+        language: str = "en",
+        unpaced: bool = False,
+        tanks: bool = False,
     ) -> Station:
         # At pty speed, without the demo's wire-time emulation: these tests are about what is stored and
         # acknowledged, and their traffic is fast. `unpaced`: the bus polled without pacing too.
         config = write_demo_config(
-            tmp, bus_dispensers=bus_dispensers, language=language, wire_time=False, unpaced=unpaced
+            tmp, bus_dispensers=bus_dispensers, language=language, wire_time=False, unpaced=unpaced, tanks=tanks
         )
         return cls(tmp, config, tmp / "ledger.jsonl")
 
@@ -93,7 +99,10 @@ class Station:
         return self.sim
 
     def links_ready(self) -> bool:
-        return (self.dir / "tty-bus1").exists() and (self.dir / "tty-p2p1").exists()
+        links = ["tty-bus1", "tty-p2p1"]
+        if "[tanks]" in self.config.read_text(encoding="utf-8"):
+            links.append("tty-tanks")
+        return all((self.dir / name).exists() for name in links)
 
     def start_daemon(self, *options: str) -> Process:
         argv = [sys.executable, "-m", "edge.cli", "run", "--config", str(self.config), *options]

@@ -29,6 +29,8 @@ from tui.widgets.nozzles import NozzleGrid
 from tui.widgets.sales import SalesTable
 from tui.widgets.shift import ShiftPanel
 from tui.widgets.status import StatusBar
+from tui.widgets.tanks import KIND as TANK_KIND
+from tui.widgets.tanks import TanksView
 
 if TYPE_CHECKING:
     from tui.app import StationApp
@@ -41,8 +43,11 @@ TABS = (
     ("shift", N_("5 Shift")),
     ("decisions", N_("6 Cards")),
     ("devices", N_("7 Devices")),
+    ("tanks", N_("8 Tanks")),
 )
 DEVICES_TAB = "devices"
+TANKS_TAB = "tanks"
+"""Hidden until the first tank reports (a station without tank gauges looks as before)."""
 """Hidden until the first field device reports (a station without devices looks as before)."""
 ACTION_PERMISSIONS = {
     "open_shift": "open_shift",
@@ -75,6 +80,8 @@ class MainScreen(Screen[None]):
 
     _devices_shown = False
     """The devices tab is shown (it stays hidden until a device reports)."""
+    _tanks_shown = False
+    """The tanks tab is shown (it stays hidden until a tank reports)."""
     _lines_stale = False
     """The line diagnostics changed while their tab was hidden."""
 
@@ -102,11 +109,15 @@ class MainScreen(Screen[None]):
                 yield DecisionsPanel()
             with TabPane(_(TABS[6][1]), id=DEVICES_TAB):
                 yield DevicesPanel()
+            with TabPane(_(TABS[7][1]), id=TANKS_TAB):
+                yield TanksView()
         yield Footer()
 
     def on_mount(self) -> None:
         self._devices_shown = False
+        self._tanks_shown = False
         self.query_one(TabbedContent).hide_tab(DEVICES_TAB)
+        self.query_one(TabbedContent).hide_tab(TANKS_TAB)
         self.apply(Changes(everything=True))
 
     # --- drawing ----------------------------------------------------------------------------------
@@ -166,10 +177,16 @@ class MainScreen(Screen[None]):
                 self._devices_shown = True
                 self.query_one(TabbedContent).show_tab(DEVICES_TAB)
             devices = self.query_one(DevicesPanel)
+            tanks = self.query_one(TanksView)
             if everything:
                 devices.show(model.devices.values(), reset=True)
+                tanks.show(model.devices.values(), reset=True)
             else:
                 devices.show(model.devices[k] for k in sorted(changes.devices))
+                tanks.show(model.devices[k] for k in sorted(changes.devices))
+            if not self._tanks_shown and any(d.kind == TANK_KIND for d in model.devices.values()):
+                self._tanks_shown = True
+                self.query_one(TabbedContent).show_tab(TANKS_TAB)
         if everything or changes.alarms or changes.alarms_removed:
             unacked = model.unacknowledged
             label = _("3 Alarms ({n})").format(n=unacked) if unacked else _(TABS[2][1])
@@ -185,7 +202,7 @@ class MainScreen(Screen[None]):
         return True if self.station_app.may(command) else None
 
     def action_tab(self, tab: str) -> None:
-        if tab == DEVICES_TAB and not self._devices_shown:
+        if (tab == DEVICES_TAB and not self._devices_shown) or (tab == TANKS_TAB and not self._tanks_shown):
             return
         tabs = self.query_one(TabbedContent)
         tabs.active = tab

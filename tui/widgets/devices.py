@@ -14,7 +14,13 @@ from edge.control import messages as m
 from tui import format as fmt
 from tui.widgets.tables import KeyedTable
 
-COLUMNS = (("Kind", "kind"), ("Device", "device"), ("State", "state"), ("Since", "at"), ("Readings", "fields"))
+COLUMNS = (
+    ("Kind", "kind"),
+    ("Device", "device"),
+    ("State", "state"),
+    ("Since", "at"),
+    ("Readings", "fields"),
+)
 
 
 def device_cells(d: m.Device) -> tuple[str | Text, ...]:

@@ -2,13 +2,14 @@
 
 Layer: edge (pure core). A delivery starts when the compensated volume rises more than `rise_l` above
 the lowest volume of the last `window_s` seconds (so a slow drop from a tanker's hose is seen as well as
-a fast one, and sales during the delivery do not hide it); it ends when the volume has stayed within
-`stable_l` for `settle_s` seconds. The delivered volume is what the tank gained plus what the nozzles of
-its product sold meanwhile (the component adds the metered sales between start and end):
+a fast one, and sales during the delivery do not hide it); it ends once the volume has not risen by more
+than `stable_l` above its peak for `settle_s` seconds (sales may go on lowering it meanwhile). The
+delivered volume is what the tank gained plus what the nozzles of its product sold between the start and
+the end (the component adds the metered sales of that period):
 
     delivered = end.tc_volume − start.tc_volume + metered sales during the delivery
 
-States:  IDLE --rise > rise_l--> DELIVERING --stable for settle_s--> IDLE (emits `DeliveryDetected`)
+States:  IDLE --rise > rise_l--> DELIVERING --no new peak for settle_s--> IDLE (emits `DeliveryDetected`)
 """
 
 from __future__ import annotations
@@ -47,11 +48,22 @@ class DeliveryDetector:
     limits: DeliveryLimits = field(default_factory=DeliveryLimits)
     recent: deque[Measurement] = field(default_factory=deque)
     start: Measurement | None = None
-    stable_ref: Measurement | None = None
+    peak: Measurement | None = None
 
     @property
     def delivering(self) -> bool:
         return self.start is not None
+
+    @property
+    def quiet(self) -> bool:
+        """Neither delivering nor rising: the newest volume is within `stable_l` of the lowest of the
+        window (a reconciliation may end here without cutting a delivery in two)."""
+        if self.start is not None:
+            return False
+        if not self.recent:
+            return True
+        lowest = min(m.tc_volume_l for m in self.recent)
+        return self.recent[-1].tc_volume_l - lowest <= self.limits.stable_l
 
     def step(self, m: Measurement) -> DeliveryDetected | None:
         lim = self.limits
@@ -62,17 +74,17 @@ class DeliveryDetector:
                 self.recent.popleft()
             lowest = min(self.recent, key=lambda x: x.tc_volume_l)
             if m.tc_volume_l - lowest.tc_volume_l > lim.rise_l:
-                self.start, self.stable_ref = lowest, m
+                self.start, self.peak = lowest, m
                 self.recent.clear()
             return None
-        ref = self.stable_ref
-        assert ref is not None
-        if abs(m.tc_volume_l - ref.tc_volume_l) > lim.stable_l:
-            self.stable_ref = m
+        peak = self.peak
+        assert peak is not None
+        if m.tc_volume_l > peak.tc_volume_l + lim.stable_l:
+            self.peak = m
             return None
-        if (m.at - ref.at).total_seconds() < lim.settle_s:
+        if (m.at - peak.at).total_seconds() < lim.settle_s:
             return None
         done = DeliveryDetected(self.tank, self.start, m)
-        self.start = self.stable_ref = None
+        self.start = self.peak = None
         self.recent.append(m)
         return done

@@ -11,6 +11,8 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from edge.events import Coalesced
+
 __all__ = ["ProbeState", "TankDeliveryDetected", "TankLevel", "TankReconciled"]
 
 
@@ -25,7 +27,7 @@ class ProbeState(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class TankLevel:
+class TankLevel(Coalesced):
     """The newest state of one tank (coalesced: only the newest per tank is delivered)."""
 
     tank: int

@@ -206,6 +206,24 @@ def test_delivery_detected_with_its_volume() -> None:
     assert not det.delivering
 
 
+def test_delivery_detected_while_sales_go_on() -> None:
+    det = DeliveryDetector(1, DeliveryLimits(rise_l=200, window_s=300, stable_l=5, settle_s=60))
+    done = []
+    t, height = 0.0, 900.0
+    for i in range(200):
+        if 20 <= i < 80:
+            height += 6  # the tanker drains while the nozzles keep selling
+        height -= 1
+        result = det.step(at(t, height))
+        if result is not None:
+            done.append(result)
+        t += 5
+    assert len(done) == 1
+    d = done[0]
+    assert d.start.at < T0 + dt.timedelta(seconds=100 + 1)
+    assert d.end.at >= d.start.at + dt.timedelta(seconds=300)
+
+
 def test_noise_is_no_delivery() -> None:
     det = DeliveryDetector(1, DeliveryLimits(rise_l=200))
     for i in range(200):
