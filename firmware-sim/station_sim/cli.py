@@ -72,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 0 once production stopped and every record is acknowledged",
     )
     a("--wire-time", action="store_const", const=True, help="pace frames at each line's baud rate")
+    a(
+        "--no-tanks",
+        dest="tanks",
+        action="store_const",
+        const=False,
+        help="do not play the tank consoles of [tanks] (real consoles are connected)",
+    )
     a("--corrupt-rate", type=float, help="probability that a byte the dispenser sends is corrupted")
     a("--drop-rate", type=float, help="probability that a frame the dispenser would send is not sent")
     a("--late-rate", type=float, help="probability that an answer is held back beyond the reply timeout")
@@ -121,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     _setup_logging(settings.log_level)
     try:
-        tanks = tank_setup(config)
+        tanks = tank_setup(config) if settings.tanks else None
     except BadTankConfig as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE

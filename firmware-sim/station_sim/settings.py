@@ -47,6 +47,8 @@ class Settings:
     exit_when_acked: bool = False
     """Exit 0 once production stopped and every record is acknowledged."""
     wire_time: bool = False
+    tanks: bool = True
+    """Play the tank consoles of the station's `[tanks]` table (false: real consoles are connected)."""
     """Pace frames at the line's baud rate."""
     corrupt_rate: float = 0.0
     drop_rate: float = 0.0
@@ -142,7 +144,7 @@ def _convert(name: str, raw: Any, rel: Path) -> Any:
         return parse_mix(raw)
     if name == "decides_everything_locally":
         return _places(raw)
-    if name == "exit_when_acked" or name == "wire_time":
+    if name in ("exit_when_acked", "wire_time", "tanks"):
         if not isinstance(raw, bool):
             raise ValueError("must be true or false")
         return raw
