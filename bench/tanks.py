@@ -14,6 +14,7 @@ it. Figures are printed, never asserted.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import statistics
 import tempfile
 import threading
@@ -70,7 +71,7 @@ class TimedConsole:
         self.measuring = False
 
     def read_registers(self, address: int, count: int) -> list[int]:
-        unit, offset = divmod(address - DEFAULT_TANK_MAP.start, DEFAULT_TANK_MAP.stride)
+        unit, _offset = divmod(address - DEFAULT_TANK_MAP.start, DEFAULT_TANK_MAP.stride)
         if self.measuring and unit in self.reads:
             self.reads[unit].append(time.monotonic())
         out = []
@@ -83,7 +84,7 @@ class TimedConsole:
         pass
 
     def ages(self) -> list[float]:
-        return [b - a for times in self.reads.values() for a, b in zip(times, times[1:], strict=False)]
+        return [b - a for times in self.reads.values() for a, b in itertools.pairwise(times)]
 
 
 class ConsoleThread:
