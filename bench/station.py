@@ -11,7 +11,8 @@ the window is measured by one report at its start and one at its end.
 Targets: daemon < 25 % of one core, peak RSS < 150 MB, event-loop lag p99 < 20 ms, record → ack p99
 < 20 ms. Printed, never asserted.
 
-The station is built from `PARTS`. The attendant's desk reader, the LPG scales and the tank probes
+The station is built from `PARTS`. The tank probes are the demo's three tanks on two simulated consoles
+(Modbus RTU on a pty, played by the same simulator run). The attendant's desk reader and the LPG scales
 are listed without a configuration yet: when their component runs in the daemon, their part gets its
 configuration (and whatever it needs started: vpcd, a Modbus server) and the busy hour includes it.
 """
@@ -31,6 +32,7 @@ from typing import Any
 
 from bench import drain
 from bench.stationproc import cpu_seconds, wait_downloads
+from edge.demo_station import tanks_config_text
 from edge.loadprobe import DAEMON_STATISTICS, parse_reports
 from uplink.mosquitto import Mosquitto
 
@@ -90,7 +92,7 @@ PARTS: tuple[Part, ...] = (
     Part("uplink", _uplink, _start_broker),
     Part("desk", missing="the desk reader is not run by the daemon yet"),
     Part("scales", missing="the LPG scales are not run by the daemon yet"),
-    Part("tanks", missing="the tank probes are not run by the daemon yet"),
+    Part("tanks", lambda folder: tanks_config_text(folder)),
 )
 
 
@@ -175,7 +177,7 @@ def measure(folder: Path, seconds: float, rate: float) -> dict[str, Any]:
                 stdout=sim_log, stderr=subprocess.STDOUT,
             )
         )  # fmt: skip
-        links = [folder / f"tty-bus{i + 1}" for i in range(LINES)]
+        links = [folder / f"tty-bus{i + 1}" for i in range(LINES)] + [folder / "tty-tanks"]
         deadline = time.monotonic() + 30
         while not all(link.exists() for link in links):
             if time.monotonic() > deadline:

@@ -92,6 +92,8 @@ class DemoProcesses:
         options += ["--state-dir", str(self.data / "sim-state"), "--seed", str(seed)]
         self.sim = spawn("station-sim", sim_command(*options), self.data / "sim.log")
         links = [self.data / "tty-bus1", self.data / "tty-p2p1"]
+        if "[tanks]" in self.config.read_text(encoding="utf-8"):
+            links.append(self.data / "tty-tanks")
         deadline = time.monotonic() + PTY_WAIT_S
         while not all(p.exists() for p in links):
             if (ending := self.ending()) is not None:

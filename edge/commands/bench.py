@@ -106,6 +106,12 @@ BENCHES: dict[str, Bench] = {
             Option("--xlsx-rows", "xlsx_rows", int, 100_000, "rows exported to XLSX (default %(default)s)"),
         ),
     ),
+    "tanks": Bench(
+        "bench.tanks",
+        "16 tanks on one 9600-baud RTU line: measurement age p99 (target < 2 s) and the dispenser bus's poll "
+        "rate with and without the tanks (target: within 5 %)",
+        (Option("--seconds", "seconds", float, 30.0, "measuring window per run (default %(default)s)"),),
+    ),
     "scales": Bench(
         "bench.scales",
         "8 LPG filling scales on one 9600-baud RTU line (wire time emulated): reads/s per scale and the latency "

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     stop_request = StopRequest()
     stop_request.install()
     data = Path(args.data_dir).resolve()
-    config = write_demo_config(data, rate=args.rate, language=args.language)
+    config = write_demo_config(data, rate=args.rate, language=args.language, tanks=True)
     procs = DemoProcesses(data, config, stop_request)
     banner = ""
     cpu: dict[str, float] = {}

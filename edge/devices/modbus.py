@@ -9,6 +9,7 @@ from another device id, or with a bad CRC, is dropped by the RTU framer and so s
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 

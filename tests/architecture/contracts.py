@@ -67,6 +67,10 @@ EXCEPTIONS: Mapping[tuple[str, str], str] = {
         "station_sim.tanks",
         "edge.devices.tanks.config",
     ): "the simulator reads [tanks] with the daemon's reader",
+    ("station_sim.tanks", "edge.devices.tanks.errors"): "the simulator reports the reader's errors as they are",
+    ("station_sim.sim", "edge.devices.tanks.config"): "the simulator reads [tanks] with the daemon's reader",
+    ("station_sim.cli", "edge.devices.tanks.config"): "the simulator reads [tanks] with the daemon's reader",
+    ("station_sim.cli", "edge.devices.tanks.errors"): "the simulator reports the reader's errors as they are",
     (
         "station_sim.cli",
         "edge.children",

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from edge.core.alarms import AlarmSink
 from edge.core.centre import CentreOutbox
 from edge.core.routes import DeviceFact
 from edge.devices.modbus import LinkSettings, ModbusFailure, ModbusLink
@@ -77,14 +78,6 @@ ALARM_WORDS: dict[str, tuple[str, str]] = {
 def alarm_code(code: str) -> str:
     """The stored alarm code of a tank condition (`high_water` → `tank_high_water`)."""
     return f"tank_{code}"
-
-
-class AlarmSink(Protocol):
-    async def raise_alarm(
-        self, source: str, code: str, severity: str, message: str, details: dict[str, Any] | None = None
-    ) -> int: ...
-
-    async def clear(self, source: str, code: str) -> Any: ...
 
 
 class Publisher(Protocol):
