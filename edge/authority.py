@@ -12,6 +12,8 @@ Layer: edge (adapter between the session, the rules core and the stores). Both a
     lists snapshot = store.current            taken ONCE: a decision never mixes two list versions
     facts = card_facts(ASN, report)           kind/province from the ASN; balance, CNG profile, preset and
                                               vehicle plate from the report
+    facts = statuses.apply(facts)             the status kept by the desk / sent by the centre
+                                              (edge.cardstatus): lost, cancelled, replaced → refused
     decide(CardRequest(facts, nozzle product and prices, preset, plate), context(now, here, lists,
            calendar, today's counters, [rules]))
     answer ListReply(M_FLAG = decision.m_flag) b0 per card kind, reason code in bits 7..1
@@ -46,6 +48,7 @@ from typing import Any, Protocol
 
 from edge.cardfacts import CardCache, SeenCard, card_facts
 from edge.core.alarms import AlarmSink
+from edge.cardstatus import CardStatusBook
 from edge.decisions import DecisionRecorder, stored_from
 from edge.greys import GreyFinder, StationPlace
 from edge.rules import (
@@ -165,8 +168,11 @@ class RulesAuthority:
         mono: Callable[[], float] = time.monotonic,
         require_report: bool = True,
         clock_trusted: Callable[[], bool] = lambda: True,
+        statuses: CardStatusBook | None = None,
     ) -> None:
         self.require_report = require_report
+        self.statuses = statuses if statuses is not None else CardStatusBook()
+        """Card statuses kept by the desk and sent by the centre (lost, cancelled, replaced ...)."""
         """Refuse a 0x36 for a card without a readable card-inserted report (`CARD_DATA_MISSING`)."""
         self.lists = lists
         self.greys = greys
@@ -246,7 +252,7 @@ class RulesAuthority:
         )
         record = self.prices.nozzle_record(nzn) if self.prices is not None and nzn else None
         try:
-            facts = card_facts(asn, seen)
+            facts = self.statuses.apply(card_facts(asn, seen))
             sale = seen.request if seen is not None else None
             request = CardRequest(
                 facts,
@@ -281,8 +287,10 @@ class RulesAuthority:
             if self.require_report and (seen is None or seen.profile_error):
                 decision = _missing_data(query.asn, seen)
             else:
+                request = _grey_request(query.asn, seen, None if found is None else found.lock)
+                request = replace(request, card=self.statuses.apply(request.card))
                 decision = decide(
-                    _grey_request(query.asn, seen, None if found is None else found.lock),
+                    request,
                     DecisionContext(
                         now,
                         self.station.here(where.line, where.dispenser),

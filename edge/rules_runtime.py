@@ -7,6 +7,7 @@ Layer: edge (wiring). `open_rules(...)` builds, from the configuration and the o
       CounterBook     today's per-card counters (loaded, catch-up)      ← Services.on_record
       GreyFinder      the journal + the centre's grey records
       CalendarHolder  the working-day calendar (storage.calendar)
+      CardStatusBook  card statuses of the desk's registry and the centre's set (storage.desk)
       DecisionRecorder decisions table + CardDecision events
     PriceScheduler  the price table in force, its switch time, receipts ← Services.on_record
     Catalog         0x30 versions and downloads (lists + prices in force + station info)
@@ -24,12 +25,13 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edge.authority import CalendarHolder, RulesAuthority
 from edge.cardfacts import CardCache
+from edge.cardstatus import CardStatusBook, StatusEntry
 from edge.catalog import Catalog
 from edge.config import Config
 from edge.core.alarms import AlarmSink
@@ -39,11 +41,13 @@ from edge.decisions import DecisionRecorder
 from edge.events import EventBus
 from edge.greys import GreyFinder, StationPlace
 from edge.prices import PriceScheduler
+from edge.rules import CardStatus
 from edge.rules_config import RulesSettings, inbox_dir, rules_settings
 from edge.spool import Applier, InboxWatcher, JobRejected
 from protocol.downloads import ListKind
 from protocol.messages import CardInserted
 from protocol.record import TransactionRecord
+from storage import desk as desk_store
 from storage.calendar import CalendarStore
 from storage.counters import CounterStore
 from storage.db import Database
@@ -60,6 +64,7 @@ __all__ = [
     "apply_grey",
     "apply_lists",
     "apply_prices",
+    "load_statuses",
     "open_rules",
     "station_place",
 ]
@@ -86,6 +91,8 @@ class RulesRuntime:
     calendar_store: CalendarStore | None = None
     remote_greys: RemoteGreyStore | None = None
     place: StationPlace | None = None
+    statuses: CardStatusBook = field(default_factory=CardStatusBook)
+    db: Database | None = None
 
     async def on_record(self, line: str, dispenser: int, record: TransactionRecord, result: Any) -> None:
         """`Services.on_record`: counters, then price receipts."""
@@ -131,6 +138,7 @@ async def open_rules(
     await prices.step()
     decisions = DecisionLog(db, outbox=outbox.for_decision)
     remote = RemoteGreyStore(db)
+    statuses = await load_statuses(db)
     authority = RulesAuthority(
         lists=lists,
         greys=GreyFinder(journal, remote, place),
@@ -145,6 +153,7 @@ async def open_rules(
         clock=clock,
         require_report=settings.require_card_report,
         clock_trusted=clock_trusted,
+        statuses=statuses,
     )
     catalog = Catalog(config, lists, price_table=prices.advertised)
 
@@ -180,6 +189,8 @@ async def open_rules(
         calendar_store,
         remote,
         place,
+        statuses,
+        db,
     )
     log.info(
         "rules: station %s province %02X, calendar with %d holidays, price version %d in force, %d tables",
@@ -190,6 +201,21 @@ async def open_rules(
         len(prices.schedules),
     )
     return runtime
+
+
+async def load_statuses(db: Database) -> CardStatusBook:
+    """The card statuses in force: the desk's registry and the centre's last set."""
+    book = CardStatusBook()
+    book.load_desk(
+        StatusEntry(c.asn, CardStatus(c.status), c.status_since, c.status_grace, replaced_by=c.replaced_by)
+        for c in await desk_store.registry(db)
+        if c.status_since is not None
+    )
+    book.replace_centre(
+        StatusEntry(c.asn, CardStatus(c.status), c.since, c.grace, "centre", c.replaced_by)
+        for c in await desk_store.centre_statuses(db)
+    )
+    return book
 
 
 # --- appliers --------------------------------------------------------------------------------------

@@ -8,20 +8,24 @@ signature, the version and the schema; each applier here applies all or nothing 
 
 - prices   → a new price table (version = the document's version) scheduled at its effective time;
 - calendar → the working-day calendar replaced (holidays, shifted working days, weekend);
-- greys    → the set of grey records of other stations replaced by the document's set.
+- greys    → the set of grey records of other stations replaced by the document's set;
+- card_status → the centre's set of card statuses replaced (stored, then in force for the rules).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+from edge.cardstatus import StatusEntry
+from edge.rules import CardStatus
 from edge.rules_runtime import RulesRuntime
+from storage import desk as desk_store
 from storage.calendar import CalendarData
 from storage.errors import StorageError
 from storage.greys import RemoteGrey
 from storage.prices import NozzlePrices, PriceSchedule, PriceVersionError, ProductPrices
 from uplink.appliers import Applier
-from uplink.documents import CalendarDocument, Document, GreyDocument, PricesDocument
+from uplink.documents import CalendarDocument, CardStatusDocument, Document, GreyDocument, PricesDocument
 from uplink.envelope import DocKind
 from uplink.errors import ApplyError, Reason
 
@@ -31,6 +35,7 @@ def centre_appliers(rules: RulesRuntime) -> dict[DocKind, Applier]:
         DocKind.PRICES: PricesApplier(rules),
         DocKind.CALENDAR: CalendarApplier(rules),
         DocKind.GREY: GreysApplier(rules),
+        DocKind.CARD_STATUS: CardStatusApplier(rules),
     }
 
 
@@ -113,3 +118,30 @@ class GreysApplier:
             )
         count = await store.replace_all(records)
         return f"{count} grey records of other stations held"
+
+
+class CardStatusApplier:
+    """The centre's card statuses: stored whole (one transaction), then handed to the rules."""
+
+    def __init__(self, rules: RulesRuntime) -> None:
+        self.rules = rules
+
+    async def __call__(self, doc: Document) -> str | None:
+        content = doc.content
+        db = self.rules.db
+        if not isinstance(content, CardStatusDocument) or db is None:
+            raise ApplyError("not a card status document")
+        entries = [
+            desk_store.CentreStatus(c.asn, c.status, c.since, c.grace, c.station, c.replaced_by)
+            for c in content.cards
+        ]
+        try:
+            count = await desk_store.replace_centre_statuses(db, entries)
+        except StorageError as exc:
+            raise ApplyError(str(exc)) from exc
+        self.rules.statuses.replace_centre(
+            StatusEntry(e.asn, CardStatus(e.status), e.since, e.grace, "centre", e.replaced_by)
+            for e in entries
+        )
+        refused = sum(1 for e in entries if e.status != "normal")
+        return f"card statuses: {count} held, {refused} refused at the nozzles"

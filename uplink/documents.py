@@ -20,6 +20,11 @@ that does not parse completely. JSON shapes (documented in `docs/mqtt.md`):
               the previous set)
     resend    {"since": "<ISO 8601 instant>", "line": "bus1"?, "dispenser": 3?}
               re-send every stored record received at or after `since`
+    card_status {"cards": [{"asn": "<8-20 digits>", "status": "lost"|"cancelled"|"replaced"|
+                            "blacklisted"|"damaged"|"normal", "since": "<instant with offset>",
+                            "grace"?: false, "station"?: "S2", "replaced_by"?: "<asn>"}]}
+              the complete set of card statuses reported at other stations (or by the back office),
+              replaced whole; beside this station's own desk statuses the newer `since` wins
 """
 
 from __future__ import annotations
@@ -117,9 +122,27 @@ class CylindersDocument:
     csv: str
 
 
+@dataclass(frozen=True, slots=True)
+class CardStatusItem:
+    asn: str
+    status: str
+    since: dt.datetime
+    """Aware instant."""
+    grace: bool = False
+    station: str = ""
+    replaced_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CardStatusDocument:
+    """The card statuses the centre holds for this station (the complete set, replaced whole)."""
+
+    cards: tuple[CardStatusItem, ...]
+
+
 Content = (
     ListsDocument | PricesDocument | CalendarDocument | ConfigDocument | GreyDocument | ResendDocument
-    | CylindersDocument
+    | CylindersDocument | CardStatusDocument
 )  # fmt: skip
 
 
@@ -381,6 +404,51 @@ def _cylinders(obj: Mapping[str, Any]) -> CylindersDocument:
     return CylindersDocument(text)
 
 
+CARD_STATUSES: Final = frozenset({"normal", "lost", "blacklisted", "cancelled", "replaced", "damaged"})
+MAX_CARD_STATUSES: Final = 2_000_000
+
+
+def _card_number(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.isdigit() or not 8 <= len(value) <= 20:
+        raise _bad(f"{where} must be a card number of 8 to 20 digits")
+    return value
+
+
+def _card_status(obj: Mapping[str, Any]) -> CardStatusDocument:
+    _keys(obj, {"cards"}, {"cards"}, "card_status")
+    items: list[CardStatusItem] = []
+    seen: set[str] = set()
+    for i, item in enumerate(_list(obj["cards"], "card_status.cards", MAX_CARD_STATUSES)):
+        where = f"card_status.cards[{i}]"
+        if not isinstance(item, dict):
+            raise _bad(f"{where} must be an object")
+        _keys(item, {"asn", "status", "since", "grace", "station", "replaced_by"}, {"asn", "status", "since"},
+              where)  # fmt: skip
+        asn = _card_number(item["asn"], f"{where}.asn")
+        if asn in seen:
+            raise _bad(f"{where}: card {asn} is listed twice")
+        seen.add(asn)
+        status = item["status"]
+        if status not in CARD_STATUSES:
+            raise _bad(f"{where}.status must be one of {', '.join(sorted(CARD_STATUSES))}")
+        text = item["since"]
+        try:
+            since = dt.datetime.fromisoformat(text) if isinstance(text, str) else None
+        except ValueError:
+            since = None
+        if since is None or since.tzinfo is None:
+            raise _bad(f"{where}.since must be an ISO 8601 instant with offset")
+        grace = item.get("grace", False)
+        station = item.get("station", "")
+        if not isinstance(grace, bool) or not isinstance(station, str):
+            raise _bad(f"{where}: grace must be true/false and station a string")
+        replaced_by = item.get("replaced_by")
+        if replaced_by is not None:
+            replaced_by = _card_number(replaced_by, f"{where}.replaced_by")
+        items.append(CardStatusItem(asn, status, since, grace, station, replaced_by))
+    return CardStatusDocument(tuple(items))
+
+
 _PARSERS: dict[DocKind, Callable[[Mapping[str, Any]], Content]] = {
     DocKind.LISTS: _lists,
     DocKind.PRICES: _prices,
@@ -389,6 +457,7 @@ _PARSERS: dict[DocKind, Callable[[Mapping[str, Any]], Content]] = {
     DocKind.GREY: _grey,
     DocKind.RESEND: _resend,
     DocKind.CYLINDERS: _cylinders,
+    DocKind.CARD_STATUS: _card_status,
 }
 
 

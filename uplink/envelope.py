@@ -61,6 +61,7 @@ class DocKind(StrEnum):
     GREY = "grey"
     RESEND = "resend"
     CYLINDERS = "cylinders"
+    CARD_STATUS = "card_status"
 
 
 # --- keys -------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ Key formats (text parts percent-escaped, `:` separated):
     totals    totals:{station}:{line}:{dispenser}:{read_at}
     decision  decision:{station}:{line}:{dispenser}:{nzn}:{asn}:{at}
     shift     shift:{station}:{shift_id}:{event}
+    desk      desk:{station}:{op_key}:{state}                        (one per desk operation and final state)
     reply     reply:{station}:{audit_id}
     status    status:{station}:{session}:{online|offline}
     live      live:{station}:{at}
@@ -258,6 +259,38 @@ class ShiftPayload:
 
 
 @dataclass(frozen=True, slots=True)
+class DeskPayload:
+    """A desk operation (top-up, grey unlock, issue, replace, lost, cancel, reinstate, cylinder date,
+    clear, PIN change) in its final state, queued in the operation's own transaction (docs/desk.md)."""
+
+    TYPE: ClassVar[str] = "desk"
+    STREAM: ClassVar[Stream] = Stream.EVENTS
+
+    station: str
+    op_key: str
+    """The operation's idempotency key (a UUID chosen when the operation started)."""
+    op: str
+    asn: str
+    state: str
+    """`confirmed`, `refused`, `unresolved` (two-phase operations) or `done`."""
+    at: str
+    operator: str
+    role: str
+    amount: int | None = None
+    payment: str = ""
+    balance_before: int | None = None
+    balance_after: int | None = None
+    counter_before: int | None = None
+    other_asn: str = ""
+    resolution: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return _key("desk", self.station, self.op_key, self.state)
+
+
+@dataclass(frozen=True, slots=True)
 class ReplyPayload:
     """The station's answer to a downlink document: applied, or rejected with the reason."""
 
@@ -339,6 +372,7 @@ Payload = (
     | DecisionPayload
     | ShiftPayload
     | DayClosePayload
+    | DeskPayload
     | ReplyPayload
     | StatusPayload
     | LivePayload
@@ -355,6 +389,7 @@ PAYLOAD_TYPES: Final[Mapping[str, type[Any]]] = {
         DecisionPayload,
         ShiftPayload,
         DayClosePayload,
+        DeskPayload,
         ReplyPayload,
         StatusPayload,
         LivePayload,

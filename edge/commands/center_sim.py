@@ -57,7 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     publish.add_argument("--key", required=True, type=Path, help="centre private key (PEM)")
     publish.add_argument("--station", required=True, help="target station id")
     publish.add_argument(
-        "--kind", required=True, choices=["lists", "prices", "calendar", "config", "grey", "resend", "cylinders"]
+        "--kind",
+        required=True,
+        choices=["lists", "prices", "calendar", "config", "grey", "resend", "cylinders", "card_status"],
     )
     publish.add_argument("--version", required=True, type=int)
     publish.add_argument("--payload", required=True, type=Path, help="JSON file with the document's payload")
