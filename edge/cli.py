@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "day",
     "lpg",
     "tanks",
+    "desk",
 )
 
 

@@ -19,6 +19,19 @@ that they agree. Requests not listed here need no session (hello, subscribe, log
     get_audit          ✓       ✓      ✓        -         -
     lock_operator      ✓       ✓      -        -         -
     add_operator       ✓       ✓      -        -         -
+    desk.read          ✓       ✓      ✓        ✓         -      the attendant's desk (docs/desk.md)
+    desk.operations    ✓       ✓      ✓        ✓         -
+    desk.pin           -       ✓      ✓        ✓         -
+    desk.topup         -       ✓      ✓        ✓         -
+    desk.unlock        -       ✓      ✓        ✓         -
+    desk.lost          -       ✓      ✓        ✓         -
+    desk.register      -       ✓      ✓        -         -
+    desk.issue         -       ✓      ✓        -         -
+    desk.replace       -       ✓      ✓        -         -
+    desk.cancel        -       ✓      ✓        -         -
+    desk.reinstate     -       ✓      ✓        -         -
+    desk.cylinder      -       ✓      ✓        -         -
+    desk.clear         -       ✓      ✓        -         -
 
 Managing another operator (add, lock, unlock, set their password) also needs a higher rank than the
 target's role, except that vendor and admin may manage their own rank: vendor > admin > senior >
@@ -50,6 +63,19 @@ PERMISSIONS: Mapping[str, frozenset[Role]] = {
     "get_audit": frozenset({_V, _A, _S}),
     "lock_operator": frozenset({_V, _A}),
     "add_operator": frozenset({_V, _A}),
+    "desk.read": frozenset({_V, _A, _S, _O}),
+    "desk.operations": frozenset({_V, _A, _S, _O}),
+    "desk.pin": frozenset({_A, _S, _O}),
+    "desk.topup": frozenset({_A, _S, _O}),
+    "desk.unlock": frozenset({_A, _S, _O}),
+    "desk.lost": frozenset({_A, _S, _O}),
+    "desk.register": frozenset({_A, _S}),
+    "desk.issue": frozenset({_A, _S}),
+    "desk.replace": frozenset({_A, _S}),
+    "desk.cancel": frozenset({_A, _S}),
+    "desk.reinstate": frozenset({_A, _S}),
+    "desk.cylinder": frozenset({_A, _S}),
+    "desk.clear": frozenset({_A, _S}),
 }
 
 RANK: Mapping[Role, int] = {_V: 5, _A: 4, _S: 3, _O: 2, _R: 1}

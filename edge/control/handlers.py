@@ -41,7 +41,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-READ_ONLY = frozenset({"whoami", "get_report", "get_period_report", "list_shifts", "list_operators", "get_audit"})
+READ_ONLY = frozenset(
+    {
+        "whoami",
+        "get_report",
+        "get_period_report",
+        "list_shifts",
+        "list_operators",
+        "get_audit",
+        "desk.operations",
+    }
+)
 
 
 class CommandError(Exception):
@@ -111,6 +121,9 @@ class Commands:
             "unlock_operator": self._unlock_operator,
             "get_audit": self._get_audit,
         }
+        from edge.control.desk import desk_handlers
+
+        self._handlers.update(desk_handlers(self))
 
     @property
     def commands(self) -> frozenset[str]:

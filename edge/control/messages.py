@@ -832,6 +832,170 @@ class GetAudit(AuthRequest):
     limit: int = 100
 
 
+# --- the attendant's desk (docs/desk.md; a card operation acts on the card in the desk reader) -----
+
+
+@dataclass(frozen=True, slots=True)
+class DeskResult(Reply):
+    """The answer to every `desk.*` request: what was done, the card as it is now, a text receipt."""
+
+    TYPE: ClassVar[str] = "desk_result"
+    op: str = ""
+    state: str = ""
+    """The operation's state: `confirmed` / `refused` / `unresolved` (money written to a card), `done`;
+    '' for a read."""
+    op_key: str = ""
+    """The operation's idempotency key (also the key of its message to the centre)."""
+    message: str = ""
+    card: Any = None
+    """The card view (JSON object, docs/desk.md "Card view"); None when no card was involved."""
+    receipt: str = ""
+    """A printable text receipt (the operator's language)."""
+    operations: Any = None
+    """`desk.operations`: a list of operation objects (newest first)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeskRead(AuthRequest):
+    """Read the card in the desk reader: holder, kind, status, balances, CNG profile, limits, grey state
+    (and whether it may be unlocked here and now), the last log records."""
+
+    TYPE: ClassVar[str] = "desk.read"
+
+
+@dataclass(frozen=True, slots=True)
+class DeskPin(AuthRequest):
+    """Verify the PIN of the card in the reader, or change it when `new_pin` is given."""
+
+    TYPE: ClassVar[str] = "desk.pin"
+    pin: str = ""
+    new_pin: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeskTopup(AuthRequest):
+    """Load `amount` (fen; 0.01 units for a prepaid-volume card) onto the card in the reader, paid by
+    `payment`; `asn` (optional) must be the card in the reader."""
+
+    TYPE: ClassVar[str] = "desk.topup"
+    amount: int = 0
+    payment: str = "cash"
+    asn: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeskUnlock(AuthRequest):
+    """Grey unlock at the desk under the rules the pumps use: the amount owed is debited."""
+
+    TYPE: ClassVar[str] = "desk.unlock"
+    asn: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeskRegister(AuthRequest):
+    """Register a customer, and their vehicle when `plate` is given."""
+
+    TYPE: ClassVar[str] = "desk.register"
+    name: str = ""
+    phone: str = ""
+    id_number: str = ""
+    company: str = ""
+    plate: str = ""
+    vehicle_type: str = ""
+    cylinder_id: str = ""
+    cylinder_valid_until: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeskIssue(AuthRequest):
+    """Issue the blank card in the reader to a registered customer (and vehicle, by `plate`)."""
+
+    TYPE: ClassVar[str] = "desk.issue"
+    customer_id: int = 0
+    plate: str = ""
+    mode: str = "prepaid_amount"
+    price_level: int = 0
+    card_class: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DeskReplace(AuthRequest):
+    """Replace the lost card `old_asn` by the card in the reader: the old card's balance moves to it
+    (once) and the old card is refused from then on (replaced)."""
+
+    TYPE: ClassVar[str] = "desk.replace"
+    old_asn: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeskLost(AuthRequest):
+    """Report card `asn` lost. `grace`: the loss takes effect after `[rules] lost_card_grace_working_days`
+    (default: at once)."""
+
+    TYPE: ClassVar[str] = "desk.lost"
+    asn: str = ""
+    reason: str = ""
+    grace: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeskCancel(AuthRequest):
+    TYPE: ClassVar[str] = "desk.cancel"
+    asn: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeskReinstate(AuthRequest):
+    TYPE: ClassVar[str] = "desk.reinstate"
+    asn: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeskCylinder(AuthRequest):
+    """Write the cylinder inspection valid-until date (`YYYY-MM-DD`) onto the CNG card in the reader."""
+
+    TYPE: ClassVar[str] = "desk.cylinder"
+    valid_until: str = ""
+    asn: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeskClear(AuthRequest):
+    """Clear the credit card in the reader (the back office settled what it owed)."""
+
+    TYPE: ClassVar[str] = "desk.clear"
+    asn: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeskOperations(AuthRequest):
+    """The desk operations (of card `asn`, when given), newest first; `open_only`: those not finished."""
+
+    TYPE: ClassVar[str] = "desk.operations"
+    asn: str = ""
+    limit: int = 50
+    open_only: bool = False
+
+
+DESK_REQUESTS: tuple[type[AuthRequest], ...] = (
+    DeskRead,
+    DeskPin,
+    DeskTopup,
+    DeskUnlock,
+    DeskRegister,
+    DeskIssue,
+    DeskReplace,
+    DeskLost,
+    DeskCancel,
+    DeskReinstate,
+    DeskCylinder,
+    DeskClear,
+    DeskOperations,
+)
+
+
 EVENT_TYPES: tuple[type[Message], ...] = (
     Hello,
     Nozzle,
@@ -861,6 +1025,7 @@ REPLY_TYPES: tuple[type[Reply], ...] = (
     Operators,
     Audit,
     Totals,
+    DeskResult,
 )
 REQUEST_TYPES: tuple[type[Request], ...] = (
     Subscribe,
@@ -885,6 +1050,7 @@ REQUEST_TYPES: tuple[type[Request], ...] = (
     LockOperator,
     UnlockOperator,
     GetAudit,
+    *DESK_REQUESTS,
 )
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls for cls in (*EVENT_TYPES, *REPLY_TYPES, *REQUEST_TYPES)

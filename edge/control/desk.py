@@ -1,0 +1,140 @@
+"""The control API's `desk.*` commands: requests in, `DeskService` calls, `DeskResult` out.
+
+Layer: edge (adapter). The permission check and the audit of refusals and failures are done by
+`edge.control.handlers.Commands.run` like for every command; the desk service writes the audit entry of
+each operation it does (in the operation's own transaction). A `DeskError` becomes a control API error
+with its code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from edge.auth.service import Session
+from edge.control import messages as m
+from edge.devices.desk.ledger import Actor
+from edge.devices.desk.receipt import operation_json, receipt_text
+from edge.devices.desk.service import DeskError, DeskService
+
+if TYPE_CHECKING:
+    from edge.control.handlers import Commands
+
+__all__ = ["desk_handlers", "desk_service"]
+
+_CODES = {code.value: code for code in m.ErrorCode}
+
+
+def desk_service(station: Any) -> DeskService:
+    """The daemon's desk service (`station.desk`), or one over the station's stores when it has none
+    (no desk reader configured: the operations without a card still work)."""
+    service = getattr(station, "desk", None)
+    if isinstance(service, DeskService):
+        return service
+    statuses = station.services.authority.statuses
+    service = DeskService(station.db, station.config.station.id, statuses)
+    station.desk = service
+    return service
+
+
+def _actor(session: Session) -> Actor:
+    return Actor(session.username, session.role.value)
+
+
+def _date(text: str, what: str) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise DeskError("bad_request", f"{what} {text!r} is not a date YYYY-MM-DD") from None
+
+
+def desk_handlers(commands: Commands) -> dict[str, Callable[[Any, Session], Awaitable[m.Reply]]]:
+    from edge.control.handlers import CommandError
+
+    def service() -> DeskService:
+        return desk_service(commands.station)
+
+    def language(session: Session) -> str:
+        return session.language or getattr(commands.station.config.station, "language", "") or "zh_CN"
+
+    def guarded(
+        run: Callable[[Any, Session], Awaitable[m.Reply]],
+    ) -> Callable[[Any, Session], Awaitable[m.Reply]]:
+        async def handler(request: Any, session: Session) -> m.Reply:
+            try:
+                return await run(request, session)
+            except DeskError as exc:
+                raise CommandError(_CODES.get(exc.code, m.ErrorCode.BAD_REQUEST), exc.message) from exc
+
+        return handler
+
+    def result(op: Any, session: Session, message: str, card: Any = None) -> m.DeskResult:
+        return m.DeskResult(
+            op=op.kind,
+            state=op.state.value,
+            op_key=op.op_key,
+            message=message,
+            card=card,
+            receipt=receipt_text(op, commands.station.config.station.id, language(session), card),
+        )
+
+    async def status(request: Any, session: Session) -> m.Reply:
+        op_name = request.TYPE.removeprefix("desk.")
+        grace = bool(getattr(request, "grace", False))
+        op = await service().set_status(
+            _actor(session), op_name, request.asn, reason=request.reason, grace=grace
+        )
+        details = op.details
+        return result(op, session, f"card {op.asn}: {details.get('previous')} → {details.get('status')}")
+
+    async def register(request: m.DeskRegister, session: Session) -> m.Reply:
+        done = await service().register(
+            _actor(session),
+            name=request.name,
+            phone=request.phone,
+            id_number=request.id_number,
+            company=request.company,
+            plate=request.plate,
+            vehicle_type=request.vehicle_type,
+            cylinder_id=request.cylinder_id,
+            cylinder_valid_until=_date(request.cylinder_valid_until, "cylinder_valid_until"),
+        )
+        vehicle = f", vehicle {done.vehicle_id}" if done.vehicle_id is not None else ""
+        reply = result(done.op, session, f"customer {done.customer_id}{vehicle} registered")
+        card = {"customer_id": done.customer_id, "vehicle_id": done.vehicle_id}
+        return m.DeskResult(**{**_fields(reply), "card": card})
+
+    async def operations(request: m.DeskOperations, session: Session) -> m.Reply:
+        svc = service()
+        rows = await svc.open_operations() if request.open_only else await svc.operations(request.asn or None,
+                                                                                             request.limit)  # fmt: skip
+        if request.open_only and request.asn:
+            rows = [r for r in rows if r.asn == request.asn]
+        listed = [json.loads(json.dumps(operation_json(r), default=str)) for r in rows]
+        return m.DeskResult(op="operations", message=f"{len(listed)} operations", operations=listed)
+
+    async def card_op(request: Any, session: Session) -> m.Reply:
+        op, message, card = await service().card_operation(_actor(session), request)
+        if op is None:
+            return m.DeskResult(op="read", message=message, card=card)
+        return result(op, session, message, card)
+
+    handlers: dict[str, Callable[[Any, Session], Awaitable[m.Reply]]] = {
+        "desk.lost": status,
+        "desk.cancel": status,
+        "desk.reinstate": status,
+        "desk.register": register,
+        "desk.operations": operations,
+    }
+    for name in ("desk.read", "desk.pin", "desk.topup", "desk.unlock", "desk.issue", "desk.replace",
+                 "desk.cylinder", "desk.clear"):  # fmt: skip
+        handlers[name] = card_op
+    return {name: guarded(run) for name, run in handlers.items()}
+
+
+def _fields(reply: m.DeskResult) -> dict[str, Any]:
+    return {f: getattr(reply, f) for f in ("re", "op", "state", "op_key", "message", "card", "receipt")}
