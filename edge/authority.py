@@ -58,6 +58,7 @@ from edge.rules import (
     Decision,
     DecisionContext,
     GreyLock,
+    Place,
     RulesConfig,
     RulesError,
     WorkingCalendar,
@@ -272,6 +273,20 @@ class RulesAuthority:
                 ),
                 snapshot.generation,
             )
+
+    def decide_here(self, request: CardRequest, here: Place) -> Decision:
+        """The rules for a card presented at `here`, now, outside the wire (the desk's grey unlock): the
+        same lists snapshot, calendar, counters, configuration, clock and card statuses as the nozzles."""
+        context = DecisionContext(
+            self._now(),
+            here,
+            SnapshotLists(self.lists.current),
+            self.calendar.calendar,
+            self.counters,
+            self.config,
+            clock_trusted=self._clock_trusted(),
+        )
+        return decide(replace(request, card=self.statuses.apply(request.card)), context)
 
     # --- 0x35 -------------------------------------------------------------------------------------
 

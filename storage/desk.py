@@ -41,6 +41,8 @@ __all__ = [
     "centre_statuses",
     "customer",
     "desk_message",
+    "last_known_balance_in",
+    "note_balance_in",
     "open_operations",
     "operation",
     "operation_in",
@@ -52,6 +54,7 @@ __all__ = [
     "set_state_in",
     "set_status_in",
     "status_history",
+    "unreplace_in",
     "vehicle",
     "vehicle_by_plate",
 ]
@@ -313,6 +316,37 @@ async def set_status_in(
         (asn, stamp, row["status"], status, actor, reason, op_key),
     )
     return str(row["status"])
+
+
+async def note_balance_in(tx: Tx, asn: str, balance: int, *, now: dt.datetime) -> None:
+    """The balance the desk just saw on (or wrote to) a registered card."""
+    await tx.execute(
+        "UPDATE desk_cards SET last_balance = ?, last_balance_at = ? WHERE asn = ?",
+        (balance, iso_instant(now), asn),
+    )
+
+
+async def last_known_balance_in(tx: Tx, asn: str) -> tuple[int, str] | None:
+    """The card's balance as this station last knew it, and from where: the desk's own reads and writes,
+    or a later dispenser sale record of the card (its BAL less its AMN). None: never seen."""
+    desk_row = await tx.fetchone("SELECT last_balance, last_balance_at FROM desk_cards WHERE asn = ?", (asn,))
+    sale = await tx.fetchone(
+        "SELECT bal, amn, received_at FROM transactions WHERE asn = ? AND kind = 0 AND conflict_of IS NULL"
+        " ORDER BY received_at DESC, id DESC LIMIT 1",
+        (asn,),
+    )
+    known: tuple[int, str] | None = None
+    if desk_row is not None and desk_row["last_balance"] is not None:
+        known = (int(desk_row["last_balance"]), str(desk_row["last_balance_at"]))
+    if sale is not None and (known is None or str(sale["received_at"]) > known[1]):
+        return (int(sale["bal"]) - int(sale["amn"]), "dispenser record")
+    return None if known is None else (known[0], "desk")
+
+
+async def unreplace_in(tx: Tx, asn: str, status: str, *, actor: str, now: dt.datetime, op_key: str) -> None:
+    """Undo a replacement whose balance never reached the new card: the old card back to `status`."""
+    await tx.execute("UPDATE desk_cards SET replaced_by = NULL WHERE asn = ?", (asn,))
+    await set_status_in(tx, asn, status, actor=actor, now=now, reason="replacement refused", op_key=op_key)
 
 
 async def status_history(db: Database, asn: str) -> list[StatusChange]:

@@ -41,6 +41,8 @@ CREATE TABLE desk_cards (
     status_grace  INTEGER NOT NULL DEFAULT 0 CHECK (status_grace IN (0, 1)),
     replaced_by   TEXT,                              -- the one new card a replaced card's balance went to
     issued_at     TEXT,
+    last_balance     INTEGER,                        -- the balance the desk last saw on the card
+    last_balance_at  TEXT,
     updated_at    TEXT NOT NULL
 );
 CREATE UNIQUE INDEX desk_cards_replaced_once ON desk_cards (replaced_by) WHERE replaced_by IS NOT NULL;

@@ -17,6 +17,9 @@ When the answer to the write is lost (a torn card, a reader pulled, the daemon k
     = after              = before + 1 (or unk.) WRITTEN     loaded: confirm (never load again)
     anything else                              DAMAGED      unresolved: replace the card
 
+A grey unlock (`judge_unlock`) is judged by the balance and the grey flag instead of the counter: still
+grey with the balance before → not written; normal with the balance after → written; else damaged.
+
 `recover(state, verdict)` turns that into the action for the operation's stored state; an operation
 still at `intent` was never sent to the card, so it is refused at start-up without the card.
 A card is never loaded twice for one payment: a second write is only ever sent after a read showed
@@ -28,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Action", "Expectation", "Verdict", "judge", "recover", "startup_action"]
+__all__ = ["Action", "Expectation", "Verdict", "judge", "judge_unlock", "recover", "startup_action"]
 
 
 class Verdict(StrEnum):
@@ -72,6 +75,16 @@ def judge(expected: Expectation, balance: int, counter: int | None) -> Verdict:
         return Verdict.WRITTEN
     if balance == expected.balance_before and (not known or counter == before):
         return Verdict.NOT_WRITTEN
+    return Verdict.DAMAGED
+
+
+def judge_unlock(balance_before: int, balance_after: int, balance: int, grey: bool) -> Verdict:
+    """A grey unlock (DEBIT FOR UNLOCK) judged by the balance and the grey flag: still grey with the
+    balance before → not written; no longer grey with the balance after → written; else damaged."""
+    if grey and balance == balance_before:
+        return Verdict.NOT_WRITTEN
+    if not grey and balance == balance_after:
+        return Verdict.WRITTEN
     return Verdict.DAMAGED
 
 
