@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
+import signal
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -67,6 +69,18 @@ __all__ = ["CardOps", "CardSlot", "card_view"]
 log = logging.getLogger(__name__)
 
 PIN_LOCKED_WORDS = "PIN locked: go to an issuing outlet."
+FAULT_KILL_ENV = "STATION_FAULT_DESK_KILL_AT"
+"""Fault injection for the crash tests: SIGKILL this process at a step of a money write — `intent`
+(stored), `written` (stored, the write not sent), `applied` (the card answered, the outcome not stored),
+`finished` (the outcome stored)."""
+
+
+def _fault(step: str) -> None:
+    if os.environ.get(FAULT_KILL_ENV) == step:
+        log.error("fault injection: killed at step %s of a desk write", step)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 REFUSED_STATUSES = frozenset({"lost", "cancelled", "replaced", "blacklisted", "damaged"})
 
 
@@ -449,6 +463,7 @@ class CardOps:
             await self._register_seen(tx, image)
 
         await self.service.ledger.intent(op, steps=[register])
+        _fault("intent")
         return await self._load(access, op, request.amount)
 
     async def _load(self, access: CardAccess, op: OperationRow, amount: int) -> _Outcome:
@@ -459,6 +474,7 @@ class CardOps:
                 balance_after=intent.balance_after,
                 counter_before=intent.online_counter,
             )
+            _fault("written")
 
         try:
             result = await access.load(amount, self._now(), on_intent=on_intent)
@@ -467,8 +483,10 @@ class CardOps:
         except CardRefused as exc:  # refused before the write: nothing applied
             done = await self._settle(op, topup.Action.REFUSE, f"the card refused: {exc}")
             return _Outcome(done, f"refused by the card: {exc}; nothing loaded", None)
+        _fault("applied")
         done = await self._settle(op, topup.Action.CONFIRM, "the card confirmed the write" +
                                   ("" if result.tac_ok else " (its TAC did not verify)"))  # fmt: skip
+        _fault("finished")
         image = await access.read()
         return _Outcome(done, f"loaded {amount}: balance {result.balance_after}", await self._view(image))
 
@@ -535,12 +553,14 @@ class CardOps:
             counter_before=image.ep.offline_counter, details={"source": grey_record.source},
         )  # fmt: skip
         await self.service.ledger.intent(op)
+        _fault("intent")
 
         async def on_intent(intent: UnlockIntent) -> None:
             await self.service.ledger.written(
                 op.op_key, balance_before=intent.balance_before, balance_after=intent.balance_after,
                 counter_before=None,
             )  # fmt: skip
+            _fault("written")
 
         try:
             result = await access.unlock_grey(owed, self._now(), on_intent=on_intent)
@@ -549,7 +569,9 @@ class CardOps:
         except (CardRefused, CardNotGrey) as exc:
             done = await self._settle(op, topup.Action.REFUSE, f"the card refused: {exc}")
             return _Outcome(done, f"refused by the card: {exc}; nothing debited", None)
+        _fault("applied")
         done = await self._settle(op, topup.Action.CONFIRM, "the card confirmed the unlock")
+        _fault("finished")
         image = await access.read()
         return _Outcome(
             done, f"unlocked: {owed} debited, balance {result.balance_after}", await self._view(image)
@@ -652,6 +674,7 @@ class CardOps:
             counter_before=image.ep.online_counter, other_asn=old_asn, details=details,
         )  # fmt: skip
         await self.service.ledger.intent(op, steps=[move])
+        _fault("intent")
         return await self._load(access, op, amount)
 
     # --- CNG and credit files --------------------------------------------------------------------------

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from authority_testkit import Rig
 from station_sim.card.core import VirtualCard
 from station_sim.card.slot import CardSlot, TearMode, TearPlan
+from station_sim.card.state import CardState
 
 from edge.control import messages as m
 from edge.devices.desk.card import CardAccess
@@ -85,11 +86,13 @@ class LocalSlot:
 
 
 class DeskRig:
-    def __init__(self, db: Database, card: str = "taxi", state_file: Path | None = None) -> None:
+    def __init__(
+        self, db: Database, card: str = "taxi", state_file: Path | None = None, state: CardState | None = None
+    ) -> None:
         self.rules = Rig(db)
         self.db = db
         self.cards = deck(DECK)
-        self.slot, self.card = make_slot(self.cards[card], state_file)
+        self.slot, self.card = make_slot(state or self.cards[card], state_file)
         self.reader = LocalSlot(self.slot)
         self.service = DeskService(db, STATION_ID, self.rules.authority.statuses,
                                    local_clock=lambda: self.rules.clock.now)  # fmt: skip
