@@ -11,17 +11,24 @@ from pathlib import Path
 
 import pytest
 from control_testkit import add_operator, password_of, username_of
+from station_sim.card.slot import CardSlot
 
 from edge.auth.roles import PERMISSIONS, may_manage
 from edge.control import messages as m
 from edge.control.client import ControlClient
+from edge.control.desk import desk_service
 from edge.control.server import ControlServer
 from edge.daemon import Station
+from edge.devices.desk.cardops import CardOps
+from edge.devices.desk.ledger import Actor
+from storage import desk as desk_rows
 from storage import operators as operator_rows
 from storage import shifts
 from storage.audit import AuditLog
 from storage.clock import utc_now
+from storage.greys import RemoteGrey, RemoteGreyStore
 from storage.operators import OperatorStore
+from tests.support.desk_slot import LocalSlot, fresh_card
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "control-api.md"
 
@@ -102,6 +109,92 @@ async def unlock_operator(station: Station) -> m.AuthRequest:
     return m.UnlockOperator(username="victim")
 
 
+# --- the desk: a virtual card in an in-process reader (tests/support/desk_slot.py) --------------------
+
+_asns = iter(range(1, 100_000))
+
+
+def _reader(station: Station) -> LocalSlot:
+    service = desk_service(station)
+    if service.cards is None:
+        service.cards = CardOps(service, LocalSlot(CardSlot()), station.services.authority)  # type: ignore[arg-type]
+    reader = service.cards.slot  # type: ignore[attr-defined]
+    assert isinstance(reader, LocalSlot)
+    return reader
+
+
+def _asn() -> str:
+    return f"1000010120{next(_asns):010d}"
+
+
+def desk_card(request: m.AuthRequest, kind: str = "user", **keys: object) -> Prepare:
+    async def prepare(station: Station) -> m.AuthRequest:
+        _reader(station).put(fresh_card(kind, **keys))
+        return request
+
+    return prepare
+
+
+async def desk_unlock(station: Station) -> m.AuthRequest:
+    locked = dt.datetime.now().replace(microsecond=0) - dt.timedelta(minutes=1)
+    card = _reader(station).put(
+        fresh_card(
+            balance=5000,
+            grey=f'{{ terminal = "000000000009", serial = 7, locked_at = {locked.isoformat()} }}',
+        )
+    )
+    access = await _reader(station).open()
+    await access.read_issuer()
+    grey = await access.read_grey()
+    assert grey.locked_at is not None
+    place = station.services.authority.station  # type: ignore[attr-defined]
+    await RemoteGreyStore(station.db).replace_all([
+        RemoteGrey(asn=card.state.asn, bal=grey.balance, ctc=grey.offline_counter, ds=0, time=grey.locked_at,
+                   amn=100, gmac=0, psam_tid=bytes(6), psam_ttc=1, station_id=place.station_id,
+                   province=place.province, dispenser=3),
+    ])  # fmt: skip
+    return m.DeskUnlock()
+
+
+async def desk_issue(station: Station) -> m.AuthRequest:
+    done = await desk_service(station).register(Actor("setup", "admin"), name="Li Lei")
+    _reader(station).put(fresh_card(issued=False))
+    return m.DeskIssue(customer_id=done.customer_id)
+
+
+async def desk_replace(station: Station) -> m.AuthRequest:
+    old = _asn()
+    async with station.db.transaction() as tx:
+        await desk_rows.put_card_in(tx, desk_rows.CardRow(old, "user"), actor="setup", now=utc_now())
+        await desk_rows.note_balance_in(tx, old, 300, now=utc_now())
+        await desk_rows.set_status_in(tx, old, "lost", actor="setup", now=utc_now())
+    _reader(station).put(fresh_card(issued=False))
+    return m.DeskReplace(old_asn=old)
+
+
+async def desk_status(station: Station, request: type[m.AuthRequest], first: str = "") -> m.AuthRequest:
+    asn = _asn()
+    if first:
+        await desk_service(station).set_status(Actor("setup", "admin"), first, asn)
+    return request(asn=asn)  # type: ignore[call-arg]
+
+
+async def desk_lost(station: Station) -> m.AuthRequest:
+    return await desk_status(station, m.DeskLost)
+
+
+async def desk_cancel(station: Station) -> m.AuthRequest:
+    return await desk_status(station, m.DeskCancel)
+
+
+async def desk_reinstate(station: Station) -> m.AuthRequest:
+    return await desk_status(station, m.DeskReinstate, "lost")
+
+
+async def desk_register(station: Station) -> m.AuthRequest:
+    return m.DeskRegister(name="Han Meimei", plate=f"京D{next(_asns):05d}", cylinder_valid_until="2028-01-01")
+
+
 def simple(request: m.AuthRequest) -> Prepare:
     async def prepare(station: Station) -> m.AuthRequest:
         return request
@@ -125,11 +218,29 @@ COMMANDS: dict[str, Prepare] = {
     "get_audit": simple(m.GetAudit()),
     "lock_operator": lock_operator,
     "add_operator": add_operator_,
+    "desk.read": desk_card(m.DeskRead()),
+    "desk.operations": simple(m.DeskOperations()),
+    "desk.pin": desk_card(m.DeskPin(pin="123456")),
+    "desk.topup": desk_card(m.DeskTopup(amount=1_000, payment="cash")),
+    "desk.unlock": desk_unlock,
+    "desk.lost": desk_lost,
+    "desk.register": desk_register,
+    "desk.issue": desk_issue,
+    "desk.replace": desk_replace,
+    "desk.cancel": desk_cancel,
+    "desk.reinstate": desk_reinstate,
+    "desk.cylinder": desk_card(m.DeskCylinder(valid_until="2031-01-31"), "cng"),
+    "desk.clear": desk_card(
+        m.DeskClear(),
+        "cng",
+        vehicle="{ cylinder_valid_until = 2030-01-01, consumption_mode = 2 }",
+        credit="{ credit_line = 100000 }",
+    ),
     "logout": simple(m.Logout()),  # last: it ends the session
 }
 STATE_CHANGING = {
     "set_password", "ack_alarm", "read_totals", "open_shift", "close_shift", "close_day", "unlock_operator",
-    "lock_operator", "add_operator", "logout",
+    "lock_operator", "add_operator", "logout", *(c for c in PERMISSIONS if c.startswith("desk.") and c != "desk.operations"),
 }  # fmt: skip
 
 
@@ -182,7 +293,7 @@ async def test_each_command_refused_or_done_and_audited(
             if command in STATE_CHANGING:
                 assert [(r.action, r.outcome.value, r.actor) for r in new_rows] == [
                     (command, "ok", username_of(role))
-                ], (role, command)
+                ], (role, command, reply)
             else:
                 assert new_rows == [], (role, command)
         else:
@@ -196,7 +307,8 @@ async def _state(station: Station) -> tuple[object, ...]:
     ops = [(o.username, o.role, o.locked, o.password_hash) for o in await OperatorStore(station.db).all()]
     alarms = [(a.id, a.acknowledged_by) for a in await station.alarms.active()]
     shift_rows = [(s.id, s.closed_at) for s in await shifts.ShiftStore(station.db).recent(100)]
-    return (ops, alarms, shift_rows)
+    desk_ops = [(o.op_key, o.state) for o in await desk_rows.operations(station.db, limit=1000)]
+    return (ops, alarms, shift_rows, desk_ops)
 
 
 @pytest.mark.parametrize(

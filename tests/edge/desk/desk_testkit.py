@@ -14,19 +14,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from authority_testkit import Rig
 from station_sim.card.core import VirtualCard
-from station_sim.card.slot import CardSlot, TearMode, TearPlan
+from station_sim.card.slot import TearMode, TearPlan
 from station_sim.card.state import CardState
 
 from edge.control import messages as m
-from edge.devices.desk.card import CardAccess
 from edge.devices.desk.cardops import CardOps
-from edge.devices.desk.errors import NoCard
 from edge.devices.desk.ledger import Actor
-from edge.devices.desk.psam import SoftPsam
 from edge.devices.desk.service import DeskService
 from storage.db import Database
 from storage.outbox import Outbox
-from tests.support.cardsim import TERMINAL, LocalChannel, deck, make_slot
+from tests.support.cardsim import deck, make_slot
+from tests.support.desk_slot import LocalSlot
 
 ANN = Actor("ann", "operator")
 BOSS = Actor("boss", "senior")
@@ -70,19 +68,6 @@ asn = "10000101100000000021"
 kind = "user"
 garbage = ["EF16"]
 """
-
-
-class LocalSlot:
-    """`edge.devices.desk.cardops.CardSlot` over the simulator's `CardSlot`."""
-
-    def __init__(self, slot: CardSlot) -> None:
-        self.slot = slot
-        self.channel = LocalChannel(slot)
-
-    async def open(self) -> CardAccess:
-        if not self.slot.present:
-            raise NoCard("no card in the local reader")
-        return CardAccess(self.channel, SoftPsam(TERMINAL), self.slot.atr() or b"")
 
 
 class DeskRig:

@@ -108,7 +108,7 @@ async def test_pin_verify_change_and_a_locked_pin(db: Database) -> None:
     _op, words, _ = await rig.run(m.DeskPin(pin="123456", new_pin="654321"))
     assert words == "PIN changed"
     rig.swap("locked_pin")
-    _op, _words, view = await rig.run(m.DeskRead())
+    _op, words, view = await rig.run(m.DeskRead())
     assert view["pin_locked"] and "issuing outlet" in words
     with pytest.raises(DeskError, match="issuing outlet"):
         await rig.run(m.DeskPin(pin="123456"))
