@@ -37,4 +37,4 @@ lint: setup
 	$(UV) run mypy
 
 bench: setup
-	for b in codec journal poll idle blacklist decide drain tui station demo report scales tanks; do $(UV) run station bench $$b --json; done
+	for b in codec journal poll idle blacklist decide drain tui station demo report scales tanks desk; do $(UV) run station bench $$b --json; done

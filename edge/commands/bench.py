@@ -122,6 +122,12 @@ BENCHES: dict[str, Bench] = {
             Option("--rate-kg-s", "rate_kg_s", float, 0.5, "filling rate (default %(default)s)"),
         ),
     ),
+    "desk": Bench(
+        "bench.desk",
+        "the desk with the virtual card: card insertion -> full card view (target < 300 ms) and a top-up end "
+        "to end (target < 1 s), p50/p99",
+        (Option("--rounds", "rounds", int, 50, "insertions and top-ups (default %(default)s)"),),
+    ),
     "drain": Bench(
         "bench.drain_poll",
         "drain of an outbox backlog to a local mosquitto at QoS 1 (target 100 000 in < 60 s), raw paho for "

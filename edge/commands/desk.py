@@ -197,13 +197,15 @@ async def _run(path: Path, user: str, password: str, request: Any, as_json: bool
         return _refused(as_json, request.TYPE, f"unexpected answer {reply.TYPE}", "internal")
     body = m.to_json(reply)
     body.pop("re", None)
+    body["card"] = reply.card_view() or None
+    body["operations"] = reply.operation_list() if reply.operations else None
     if as_json:
         print(json.dumps(body, ensure_ascii=False, sort_keys=True))
     else:
         print(reply.message)
         if reply.receipt:
             print(reply.receipt, end="")
-        for op in reply.operations or []:
+        for op in reply.operation_list():
             print(f"{op['updated_at']}  {op['op']:<10} {op['asn']:<20} {op['state']:<10} {op['operator']}")
     return EXIT_REFUSED if reply.state in ("refused", "unresolved") else 0
 

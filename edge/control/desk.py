@@ -78,7 +78,7 @@ def desk_handlers(commands: Commands) -> dict[str, Callable[[Any, Session], Awai
             state=op.state.value,
             op_key=op.op_key,
             message=message,
-            card=card,
+            card=_text(card),
             receipt=receipt_text(op, commands.station.config.station.id, language(session), card),
         )
 
@@ -104,9 +104,8 @@ def desk_handlers(commands: Commands) -> dict[str, Callable[[Any, Session], Awai
             cylinder_valid_until=_date(request.cylinder_valid_until, "cylinder_valid_until"),
         )
         vehicle = f", vehicle {done.vehicle_id}" if done.vehicle_id is not None else ""
-        reply = result(done.op, session, f"customer {done.customer_id}{vehicle} registered")
         card = {"customer_id": done.customer_id, "vehicle_id": done.vehicle_id}
-        return m.DeskResult(**{**_fields(reply), "card": card})
+        return result(done.op, session, f"customer {done.customer_id}{vehicle} registered", card)
 
     async def operations(request: m.DeskOperations, session: Session) -> m.Reply:
         svc = service()
@@ -114,13 +113,13 @@ def desk_handlers(commands: Commands) -> dict[str, Callable[[Any, Session], Awai
                                                                                              request.limit)  # fmt: skip
         if request.open_only and request.asn:
             rows = [r for r in rows if r.asn == request.asn]
-        listed = [json.loads(json.dumps(operation_json(r), default=str)) for r in rows]
-        return m.DeskResult(op="operations", message=f"{len(listed)} operations", operations=listed)
+        listed = [operation_json(r) for r in rows]
+        return m.DeskResult(op="operations", message=f"{len(listed)} operations", operations=_text(listed))
 
     async def card_op(request: Any, session: Session) -> m.Reply:
         op, message, card = await service().card_operation(_actor(session), request)
         if op is None:
-            return m.DeskResult(op="read", message=message, card=card)
+            return m.DeskResult(op="read", message=message, card=_text(card))
         return result(op, session, message, card)
 
     handlers: dict[str, Callable[[Any, Session], Awaitable[m.Reply]]] = {
@@ -136,5 +135,5 @@ def desk_handlers(commands: Commands) -> dict[str, Callable[[Any, Session], Awai
     return {name: guarded(run) for name, run in handlers.items()}
 
 
-def _fields(reply: m.DeskResult) -> dict[str, Any]:
-    return {f: getattr(reply, f) for f in ("re", "op", "state", "op_key", "message", "card", "receipt")}
+def _text(value: Any) -> str:
+    return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)

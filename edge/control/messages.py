@@ -847,12 +847,21 @@ class DeskResult(Reply):
     op_key: str = ""
     """The operation's idempotency key (also the key of its message to the centre)."""
     message: str = ""
-    card: Any = None
-    """The card view (JSON object, docs/desk.md "Card view"); None when no card was involved."""
+    card: str = ""
+    """The card view as JSON text (an object, docs/desk.md "Card view"); '' when no card was involved."""
     receipt: str = ""
     """A printable text receipt (the operator's language)."""
-    operations: Any = None
-    """`desk.operations`: a list of operation objects (newest first)."""
+    operations: str = ""
+    """`desk.operations`: a JSON array of operation objects (newest first), as text."""
+
+    def card_view(self) -> dict[str, Any]:
+        """`card` parsed ({} when empty or not an object)."""
+        value = json.loads(self.card) if self.card else {}
+        return value if isinstance(value, dict) else {}
+
+    def operation_list(self) -> list[dict[str, Any]]:
+        value = json.loads(self.operations) if self.operations else []
+        return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from edge.control import messages as m
 
@@ -101,6 +103,15 @@ def big_snapshot(count: int = 64) -> m.Snapshot:
         for i in range(count)
     )  # fmt: skip
     return dataclasses.replace(station_snapshot(), nozzles=nozzles)
+
+
+DESK_CARD: dict[str, Any] = {
+    "asn": "10000101100000000017", "kind": "cng", "holder": "张三", "status": "normal", "balance": 50_000,
+    "plate": "京A12345", "cylinder_valid_until": "2026-01-20", "cylinder_days_left": 6,
+    "grey": {"grey": False}, "pin_tries_left": 3, "pin_locked": False,
+    "log": [{"counter": 3, "amount": 2_000, "type": 9, "terminal": "000000000042", "at": "2026-01-13T09:12:00"}],
+}  # fmt: skip
+"""The card the fake daemon's desk reader holds."""
 
 
 def canned_period_report(kind: str, value: str) -> m.PeriodReport:
@@ -356,6 +367,14 @@ class FakeDaemon:
                 return canned_period_report(kind, value)
             case m.ReadTotals():
                 return m.Totals(readings=(m.TotalsReading("bus1", 1, 1, 103_500, T, True),))
+            case m.DeskRead():
+                return m.DeskResult(op="read", state="done", op_key="k1", message="card read",
+                                    card=json.dumps(DESK_CARD))  # fmt: skip
+            case m.DeskTopup(amount=amount, payment=payment):
+                card = {**DESK_CARD, "balance": DESK_CARD["balance"] + amount}
+                receipt = f"TOP-UP {amount} {payment}\nBalance after {card['balance']}\n"
+                return m.DeskResult(op="topup", state="confirmed", op_key="k2", message="loaded",
+                                    card=json.dumps(card), receipt=receipt)  # fmt: skip
             case m.Ping():
                 return m.Ok(message="pong")
             case _:

@@ -66,6 +66,7 @@ class MainScreen(Screen[None]):
         Binding("r", "report", N_("Report")),
         Binding("t", "read_totals", N_("Totals")),
         Binding("p", "reports", N_("Reports"), show=False),
+        Binding("k", "desk", N_("Desk"), show=False),
         Binding("ctrl+l", "logout", N_("Logout")),
         Binding("f2", "app.switch_language", N_("中文"), show=False),  # shown in the status bar
         Binding("ctrl+q", "app.quit", N_("Quit")),
@@ -258,6 +259,11 @@ class MainScreen(Screen[None]):
         from tui.screens.reports import ReportsScreen
 
         self.app.push_screen(ReportsScreen())
+
+    def action_desk(self) -> None:
+        from tui.screens.desk import DeskScreen
+
+        self.app.push_screen(DeskScreen(self.station_app.report_dir))
 
     def action_read_totals(self) -> None:
         self.command(m.ReadTotals(), _("Totals read"), tab="shift")
