@@ -261,6 +261,20 @@ class CardOps:
         async with self.service.db.transaction() as tx:
             await store.note_balance_in(tx, asn, balance, now=self.service.clock())
 
+    async def on_inserted(self) -> dict[str, Any]:
+        """A card was put into the reader: settle its open operations (re-insertion) and give its view.
+        Not recorded as an operation (nobody asked); errors are the typed `CardError`s."""
+        async with self._lock:
+            access = await self.slot.open()
+            image = await access.read()
+            settled = await self.recover(image)
+            for op in settled:
+                log.warning(
+                    "card %s inserted: %s %s settled as %s", image.asn, op.kind, op.op_key, op.state.value
+                )
+            grey, _ = await self._grey_view(image)
+            return await self._view(image, grey)
+
     # --- recovery (two-phase) -------------------------------------------------------------------------
 
     async def recover(self, image: CardImage) -> list[OperationRow]:
