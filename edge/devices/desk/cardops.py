@@ -654,6 +654,14 @@ class CardOps:
             raise DeskError(
                 "conflict", f"card {old_asn} is {old.status}: only a lost or damaged card is replaced"
             )
+        async with self.service.db.transaction() as tx:
+            known = await store.last_known_balance_in(tx, old_asn)
+        if known is None:
+            raise DeskError(
+                "conflict",
+                f"the balance of card {old_asn} is not known at this station (never read at the desk, no sale "
+                "record): it cannot be moved safely",
+            )
         access, image = await self._open_card()
         if image.asn == old_asn:
             raise DeskError("conflict", "the card in the reader is the old card itself")
@@ -663,9 +671,7 @@ class CardOps:
             await self._write_issue(access, image, old.holder, vehicle, old.mode, old.price_level, 1)
             image = await access.read()
         now = self.service.clock()
-        async with self.service.db.transaction() as tx:
-            known = await store.last_known_balance_in(tx, old_asn)
-        amount = 0 if known is None else max(known[0], 0)
+        amount = max(known[0], 0)
         new_row = store.CardRow(image.asn, old.kind, customer_id=old.customer_id, vehicle_id=old.vehicle_id,
                                 holder=old.holder, mode=old.mode, price_level=old.price_level, issued_at=now)  # fmt: skip
 
@@ -674,7 +680,7 @@ class CardOps:
             await store.set_status_in(tx, old_asn, "replaced", actor=actor.username, now=now,
                                       reason=f"replaced by {image.asn}", replaced_by=image.asn)  # fmt: skip
 
-        details = {"old_status": old.status, "balance_source": None if known is None else known[1]}
+        details = {"old_status": old.status, "balance_source": known[1]}
         self.service.statuses.set_desk(StatusEntry(old_asn, CardStatus.REPLACED, now))
         if amount == 0:
             op = await self.service.ledger.done(actor, "replace", image.asn, steps=[move], other_asn=old_asn,

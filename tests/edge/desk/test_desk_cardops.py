@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from desk_testkit import ANN, BOSS, DeskRig, topup
 
 from edge.control import messages as m
+from protocol.card.files import IssueState
 from edge.devices.desk.service import DeskError
 from storage import desk as store
 from storage.audit import AuditLog
@@ -172,3 +173,15 @@ async def test_cylinder_date_changed_on_the_card(db: Database) -> None:
     assert view["cylinder_valid_until"] == "2028-01-31" and op.details["previous"] == dt.date(2026, 1, 20)
     with pytest.raises(DeskError):
         await rig.run(m.DeskCylinder(valid_until="2020-01-01"), BOSS)
+
+
+async def test_a_card_whose_balance_was_never_known_is_not_replaced(db: Database) -> None:
+    rig = DeskRig(db)
+    await rig.service.set_status(ANN, "lost", "10000101100000000099")
+    rig.swap("blank")
+    with pytest.raises(DeskError, match="not known"):
+        await rig.run(m.DeskReplace(old_asn="10000101100000000099"), BOSS)
+    old = await store.card(db, "10000101100000000099")
+    assert old is not None and (old.status, old.replaced_by) == ("lost", None)
+    issuer = await (await rig.reader.open()).read_issuer()
+    assert issuer.issue_state is IssueState.BLANK  # the new card was not personalised either
