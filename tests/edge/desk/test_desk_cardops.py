@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from desk_testkit import ANN, BOSS, DeskRig, topup
 
 from edge.control import messages as m
-from protocol.card.files import IssueState
 from edge.devices.desk.service import DeskError
+from protocol.card.files import IssueState
 from storage import desk as store
 from storage.audit import AuditLog
 from storage.db import Database
