@@ -71,3 +71,26 @@ def test_amounts_in_yuan() -> None:
     assert parse_yuan("0.01") == 1
     for bad in ("", "0", "1.234", "-5", "abc", "1.2.3"):
         assert parse_yuan(bad) is None, bad
+
+
+async def test_the_card_is_shown_as_it_is_inserted(daemon: FakeDaemon, socket_path: Path) -> None:
+    import json
+
+    from tui_fake_daemon import DESK_CARD
+
+    app = make_app(socket_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await logged_in(pilot)
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, DeskScreen) and app.screen.card is not None)
+        desk = app.screen
+        assert isinstance(desk, DeskScreen)
+        daemon.push(m.DeskCard(reader="Virtual PCD 00 00", present=False))
+        await until(pilot, lambda: desk.card is None)
+        other = {**DESK_CARD, "asn": "10000101100000000055", "balance": 777}
+        daemon.push(m.DeskCard(reader="Virtual PCD 00 00", present=True, card=json.dumps(other)))
+        await until(pilot, lambda: desk.card is not None and desk.card["asn"] == "10000101100000000055")
+        assert "¥7.77" in str(desk.query_one("#desk-card").render())
+        daemon.push(m.DeskCard(reader="Virtual PCD 00 00", present=True, error="foreign card"))
+        await until(pilot, lambda: desk.card is None)
+        assert "foreign card" in str(desk.query_one("#desk-card").render())

@@ -1,7 +1,8 @@
 """The desk screen: the card in the desk reader, the desk operations with a confirmation step, receipts.
 
 Layer: tui (a client of the control API's `desk.*` commands; the daemon does the work and checks the
-role). Readable at 80×24: the card (left) and the last receipt (right, 40 columns, printable as text;
+role). The card is shown as it is inserted (the daemon's `desk_card` event), and read again with `r`.
+Readable at 80×24: the card (left) and the last receipt (right, 40 columns, printable as text;
 `s` saves it to a file). Keys: `r` read the card, `t` top up, `u` grey unlock, `l` report lost,
 `escape` back. Every operation that changes the card or its status asks for confirmation first, with the
 figures it will write.
@@ -206,6 +207,25 @@ class DeskScreen(Screen[None]):
             self.receipt = reply.receipt
             self.query_one("#desk-receipt", Static).update(reply.receipt)
         self.query_one("#desk-message", Static).update(reply.message)
+
+    def card_event(self, event: m.DeskCard) -> None:
+        """A card put into or taken out of the desk reader (the daemon's `desk_card` event)."""
+        card_box = self.query_one("#desk-card", Static)
+        message = self.query_one("#desk-message", Static)
+        if not event.present:
+            self.card = None
+            card_box.update(_("Insert a card and press r."))
+            message.update(_("The card was taken out."))
+            return
+        if event.error:
+            self.card = None
+            card_box.update(_("This card cannot be used: {why}").format(why=event.error))
+            return
+        card = event.card_view()
+        if "asn" in card:
+            self.card = card
+            card_box.update("\n".join(card_lines(card)))
+            message.update(_("Card inserted."))
 
     def _asn(self) -> str | None:
         if self.card is None:

@@ -18,8 +18,10 @@ operation (the previous one closed first).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from edge.devices.desk.card import CardAccess, Channel
@@ -120,13 +122,30 @@ class PcscSlot:
                 log.debug("desk reader: closing the card session: %s", exc)
 
 
+@dataclass(frozen=True, slots=True)
+class DeskCardSeen:
+    """Bus event: a card put into (with its view as JSON text, or why it cannot be used) or taken out of
+    the desk reader; viewers get it as the control API's `desk_card` event."""
+
+    reader: str
+    present: bool
+    card: str = ""
+    error: str = ""
+    at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+
+class Bus(Protocol):
+    def publish(self, event: Any) -> None: ...
+
+
 class DeskComponent:
     """See the module docstring."""
 
-    def __init__(self, ops: CardOps, slot: PcscSlot, alarms: Alarms) -> None:
+    def __init__(self, ops: CardOps, slot: PcscSlot, alarms: Alarms, bus: Bus | None = None) -> None:
         self.ops = ops
         self.slot = slot
         self.alarms = alarms
+        self.bus = bus
         self.last_view: dict[str, Any] | None = None
         self.inserted = asyncio.Event()
 
@@ -163,11 +182,18 @@ class DeskComponent:
             self.slot.current, self.slot.atr = reader, bytes(getattr(event, "atr", b""))
             try:
                 self.last_view = await self.ops.on_inserted()
+                self._publish(DeskCardSeen(reader, True, json.dumps(self.last_view, ensure_ascii=False)))
             except (CardError, DeskError) as exc:
                 log.warning("desk: the card inserted in %s cannot be used: %s", reader, exc)
                 self.last_view = None
+                self._publish(DeskCardSeen(reader, True, error=str(exc)))
             self.inserted.set()
         elif kind == "card_removed" and reader == self.slot.current:
             self.slot.current = None
             self.last_view = None
             await self.slot.close()
+            self._publish(DeskCardSeen(reader, False))
+
+    def _publish(self, event: DeskCardSeen) -> None:
+        if self.bus is not None:
+            self.bus.publish(event)

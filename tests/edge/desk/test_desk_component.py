@@ -16,6 +16,8 @@ from station_sim.card.slot import TearMode, TearPlan
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from desk_testkit import BOSS, DeskRig, topup
 
+from edge.control import messages as m
+from edge.control.convert import event_message
 from edge.devices.desk.component import DeskComponent, PcscSlot, desk_settings
 from edge.devices.desk.psam import SoftPsam
 from edge.devices.desk.service import DeskError
@@ -68,7 +70,9 @@ async def test_a_torn_topup_is_settled_when_the_card_comes_back(db: Database) ->
     rig = DeskRig(db)
     port = Port(rig)
     slot = PcscSlot(port, SoftPsam(TERMINAL), "Virtual PCD")
-    component = DeskComponent(rig.ops, slot, rig.rules.alarms)
+    published: list[object] = []
+    bus = type("Bus", (), {"publish": lambda self, event: published.append(event)})()
+    component = DeskComponent(rig.ops, slot, rig.rules.alarms, bus)
     rig.ops.slot = slot
     await component.handle(Event("card_inserted", "Virtual PCD 00 00"))
     await component.handle(Event("card_inserted", "Other Reader 00 00"))  # a second reader: ignored
@@ -93,6 +97,13 @@ async def test_a_torn_topup_is_settled_when_the_card_comes_back(db: Database) ->
     [op] = [o for o in await store.operations(db) if o.kind == "topup"]
     assert op.state.value == "confirmed" and rig.card.state.ep.balance == 55_000
     assert component.last_view is not None and component.last_view["balance"] == 55_000
+    # viewers see each insertion and removal (the control API's desk_card event)
+    shown = [event_message(e, {}, {}) for e in published]
+    assert [(d.present, d.card_view().get("balance")) for d in shown if isinstance(d, m.DeskCard)] == [
+        (True, 50_000),
+        (False, None),
+        (True, 55_000),
+    ]
 
 
 async def test_the_reader_gone_raises_an_alarm_and_operations_say_so(db: Database) -> None:
