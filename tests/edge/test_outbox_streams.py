@@ -15,6 +15,7 @@ the `outbox` table. So a hook that nobody calls (or that queues under the wrong 
     shifts       open / close           shift:{station}:{shift_id}:{event}
     replies      downlink message       reply:{station}:{audit_id}
     day closes   daily close            dayclose:{station}:{day}
+    desk         desk operation         desk:{station}:{op_key}:{state}
 """
 
 from __future__ import annotations
@@ -187,7 +188,21 @@ async def test_daily_close(station: Station) -> None:
     assert closed["payload"]["figures"]["total"] == {"count": 1, "volume": 3_333, "amount": 25_000}
 
 
+async def test_desk_operation(station: Station) -> None:
+    from edge.devices.desk.ledger import Actor
+
+    assert station.desk is not None  # the daemon's desk service (no [desk] reader needed for statuses)
+    op = await station.desk.set_status(
+        Actor("ann", "operator"), "lost", "10000101100000000051", reason="stolen"
+    )
+    [queued] = await of_type(station, "desk")
+    assert queued["topic"] == f"station/{STATION}/events"
+    assert queued["key"] == f"desk:{STATION}:{op.op_key}:done"
+    assert (queued["payload"]["op"], queued["payload"]["asn"]) == ("lost", "10000101100000000051")
+
+
 def test_every_stored_payload_type_has_its_test() -> None:
     """A new payload type of the contract needs its test above (live and status are never stored)."""
-    tested = {"record", "totals", "decision", "alarm", "dispenser", "device", "shift", "reply", "day_close"}
+    tested = {"record", "totals", "decision", "alarm", "dispenser", "device", "shift", "reply", "day_close",
+              "desk"}  # fmt: skip
     assert set(PAYLOAD_TYPES) - {"live", "status"} == tested
