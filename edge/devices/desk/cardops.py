@@ -27,7 +27,7 @@ import datetime as dt
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -104,8 +104,14 @@ def _json(value: Any) -> Any:
     return value
 
 
-def card_view(image: CardImage, *, status: str, today: dt.date, grey: Mapping[str, Any] | None = None,
-              open_ops: list[OperationRow] = ()) -> dict[str, Any]:  # type: ignore[assignment]  # fmt: skip
+def card_view(
+    image: CardImage,
+    *,
+    status: str,
+    today: dt.date,
+    grey: Mapping[str, Any] | None = None,
+    open_ops: Sequence[OperationRow] = (),
+) -> dict[str, Any]:
     """The card as the desk shows it (JSON object; docs/desk.md "Card view")."""
     vehicle, limits, credit = image.vehicle, image.limits, image.credit
     mode = ConsumptionMode(vehicle.consumption_mode).name.lower() if vehicle is not None else "prepaid_amount"
