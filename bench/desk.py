@@ -30,6 +30,7 @@ from station_sim.card.slot import CardSlot
 
 from edge.config import load_config
 from edge.control import messages as m
+from edge.core.centre import NO_CENTRE
 from edge.demo_station import write_demo_config
 from edge.devices.desk.card import CardAccess
 from edge.devices.desk.cardops import CardOps
@@ -85,7 +86,7 @@ async def _measure(rounds: int, folder: Path) -> dict[str, Any]:
     db = await Database.open(folder / "station.db")
     lists = ListStore.open(folder / "lists")
     try:
-        rules = await open_rules(config, db, Journal(db), lists, EventBus(), Alarms(db))
+        rules = await open_rules(config, db, Journal(db), lists, EventBus(), Alarms(db), NO_CENTRE)
         service = DeskService(db, config.station.id, rules.statuses)
         slot = CardSlot()
         service.cards = CardOps(service, _Slot(slot), rules.authority)

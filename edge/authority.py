@@ -47,8 +47,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from edge.cardfacts import CardCache, SeenCard, card_facts
-from edge.core.alarms import AlarmSink
 from edge.cardstatus import CardStatusBook
+from edge.core.alarms import AlarmSink
 from edge.decisions import DecisionRecorder, stored_from
 from edge.greys import GreyFinder, StationPlace
 from edge.rules import (

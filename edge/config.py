@@ -200,7 +200,7 @@ class Config:
 T = TypeVar("T")
 CORE_TABLES = frozenset({"station", "storage", "lines", "products", "logging", "control"})
 """The tables this module reads; every other top-level table is a component's (`edge.core.registry`)."""
-PASS_THROUGH_TABLES = frozenset({"simulator", "uplink", "rules", "modbus", "desk", "reports", "housekeeping"})
+PASS_THROUGH_TABLES = frozenset({"simulator", "uplink", "rules", "modbus", "reports", "housekeeping"})
 """Tables read elsewhere that no registered component owns (the simulator's, the rules')."""
 
 

@@ -12,6 +12,7 @@ from edge.control.component import CONTROL_API
 from edge.core.component import Kind
 from edge.core.registry import Registry
 from edge.daily_components import CLOCK_WATCH, DAY_CLOSE, HOUSEKEEPING, INTEGRITY
+from edge.devices.desk.kind import DESK
 from edge.devices.lpg.component import LPG
 from edge.devices.tanks.component import TANKS
 from edge.routes import builtin_routes
@@ -32,6 +33,7 @@ KINDS: tuple[Kind[Parts], ...] = (
     INTEGRITY,
     CLOCK_WATCH,
     LPG,
+    DESK,
 )
 """Built in this order after the centre link (the uplink), each when its table configures it."""
 

@@ -76,6 +76,9 @@ class Station:
     lines: dict[str, FramedLine] = field(default_factory=dict)
     day_close: DayCloseService | None = None
     """The daily close (`edge.control.dayclose`), built with the station by `edge.daemon.open_station`."""
+    desk: Any = None
+    """The attendant's desk (`edge.devices.desk.service.DeskService`), made on first use
+    (`edge.devices.desk.kind.station_desk`); its reader with `[desk]`."""
     components: list[Component] = field(default_factory=list)
     """What the daemon runs beside the lines, built by `edge.daemon.open_station` from the registry."""
     started_mono: float = field(default_factory=time.monotonic)

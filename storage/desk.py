@@ -51,6 +51,7 @@ __all__ = [
     "registry",
     "replace_centre_statuses",
     "set_cylinder_in",
+    "set_figures_in",
     "set_state_in",
     "set_status_in",
     "status_history",
@@ -450,6 +451,16 @@ async def set_state_in(
     updated = await tx.fetchone("SELECT * FROM desk_operations WHERE op_key = ?", (op_key,))
     assert updated is not None
     return _operation(updated)
+
+
+async def set_figures_in(
+    tx: Tx, op_key: str, *, balance_before: int, balance_after: int, counter_before: int | None
+) -> None:
+    """The card's figures of a two-phase write, stored with its `written` state."""
+    await tx.execute(
+        "UPDATE desk_operations SET balance_before = ?, balance_after = ?, counter_before = ? WHERE op_key = ?",
+        (balance_before, balance_after, counter_before, op_key),
+    )
 
 
 async def operation(db: Database, op_key: str) -> OperationRow | None:

@@ -151,6 +151,19 @@ class StationApp(App[None]):
                 # the model in its own on_mount: until then it has no widgets to update.
                 if isinstance(screen, MainScreen) and screen.is_mounted:
                     screen.apply(changes)
+            if changes.devices:
+                self._desk_devices(changes.devices)
+
+    def _desk_devices(self, keys: set[str]) -> None:
+        """The desk reader's `device` messages to an open desk screen (the card as it is inserted)."""
+        from tui.screens.desk import DeskScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, DeskScreen) and screen.is_mounted:
+                for key in sorted(keys):
+                    device = self.model.devices.get(key)
+                    if device is not None and device.kind == "desk":
+                        screen.device_event(device)
 
     # --- language ---------------------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 """The control API's `desk.*` commands: requests in, `DeskService` calls, `DeskResult` out.
 
 Layer: edge (adapter). The permission check and the audit of refusals and failures are done by
-`edge.control.handlers.Commands.run` like for every command; the desk service writes the audit entry of
-each operation it does (in the operation's own transaction). A `DeskError` becomes a control API error
-with its code.
+`edge.control.handlers.Commands.run` like for every command (a `DeskError` becomes a control API error
+with its code there); the desk service writes the audit entry of each operation it does (in the
+operation's own transaction).
 """
 
 from __future__ import annotations
@@ -11,32 +11,34 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from edge.auth.service import Session
 from edge.control import messages as m
+from edge.devices.desk.kind import station_desk
 from edge.devices.desk.ledger import Actor
 from edge.devices.desk.receipt import operation_json, receipt_text
 from edge.devices.desk.service import DeskError, DeskService
 
-if TYPE_CHECKING:
-    from edge.control.handlers import Commands
 
-__all__ = ["desk_handlers", "desk_service"]
+class Commands(Protocol):
+    @property
+    def station(self) -> Any: ...
+
+
+__all__ = ["desk_handlers", "desk_service", "error_code"]
 
 _CODES = {code.value: code for code in m.ErrorCode}
 
 
+def error_code(exc: DeskError) -> m.ErrorCode:
+    """The control API's code of a desk refusal."""
+    return _CODES.get(exc.code, m.ErrorCode.BAD_REQUEST)
+
+
 def desk_service(station: Any) -> DeskService:
-    """The daemon's desk service (`station.desk`), or one over the station's stores when it has none
-    (no desk reader configured: the operations without a card still work)."""
-    service = getattr(station, "desk", None)
-    if isinstance(service, DeskService):
-        return service
-    statuses = station.services.authority.statuses
-    service = DeskService(station.db, station.config.station.id, statuses)
-    station.desk = service
-    return service
+    """The station's desk service (with its reader when `[desk]` configured one)."""
+    return station_desk(station)
 
 
 def _actor(session: Session) -> Actor:
@@ -53,24 +55,11 @@ def _date(text: str, what: str) -> dt.date | None:
 
 
 def desk_handlers(commands: Commands) -> dict[str, Callable[[Any, Session], Awaitable[m.Reply]]]:
-    from edge.control.handlers import CommandError
-
     def service() -> DeskService:
         return desk_service(commands.station)
 
     def language(session: Session) -> str:
         return session.language or getattr(commands.station.config.station, "language", "") or "zh_CN"
-
-    def guarded(
-        run: Callable[[Any, Session], Awaitable[m.Reply]],
-    ) -> Callable[[Any, Session], Awaitable[m.Reply]]:
-        async def handler(request: Any, session: Session) -> m.Reply:
-            try:
-                return await run(request, session)
-            except DeskError as exc:
-                raise CommandError(_CODES.get(exc.code, m.ErrorCode.BAD_REQUEST), exc.message) from exc
-
-        return handler
 
     def result(op: Any, session: Session, message: str, card: Any = None) -> m.DeskResult:
         return m.DeskResult(
@@ -132,7 +121,7 @@ def desk_handlers(commands: Commands) -> dict[str, Callable[[Any, Session], Awai
     for name in ("desk.read", "desk.pin", "desk.topup", "desk.unlock", "desk.issue", "desk.replace",
                  "desk.cylinder", "desk.clear"):  # fmt: skip
         handlers[name] = card_op
-    return {name: guarded(run) for name, run in handlers.items()}
+    return handlers
 
 
 def _text(value: Any) -> str:

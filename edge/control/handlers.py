@@ -29,7 +29,10 @@ from edge.auth.service import AuthService, LoginRefused, Session
 from edge.control import messages as m
 from edge.control.convert import shift_message
 from edge.control.dayclose import DayCloseService, DayNotClosable
+from edge.control.desk import desk_handlers
+from edge.control.desk import error_code as desk_error_code
 from edge.control.shifts import ShiftRequestError, ShiftService
+from edge.devices.desk.service import DeskError
 from edge.events import AlarmAcknowledged
 from storage import operators as ops
 from storage.alarms import acknowledge_in
@@ -121,8 +124,6 @@ class Commands:
             "unlock_operator": self._unlock_operator,
             "get_audit": self._get_audit,
         }
-        from edge.control.desk import desk_handlers
-
         self._handlers.update(desk_handlers(self))
 
     @property
@@ -153,6 +154,10 @@ class Commands:
                 outcome = Outcome.REFUSED if exc.code is m.ErrorCode.FORBIDDEN else Outcome.FAILED
                 await self._audit(session, request.TYPE, outcome, details={"error": exc.message})
             return m.Error(code=exc.code, message=exc.message)
+        except DeskError as exc:
+            outcome = Outcome.REFUSED if exc.code in ("conflict", "bad_card") else Outcome.FAILED
+            await self._audit(session, request.TYPE, outcome, details={"error": exc.message})
+            return m.Error(code=desk_error_code(exc), message=exc.message)
         except ops.OperatorError as exc:
             await self._audit(session, request.TYPE, Outcome.FAILED, details={"error": str(exc)})
             code = m.ErrorCode.CONFLICT if "exists" in str(exc) else m.ErrorCode.BAD_REQUEST

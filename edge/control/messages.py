@@ -865,23 +865,6 @@ class DeskResult(Reply):
 
 
 @dataclass(frozen=True, slots=True)
-class DeskCard(Message):
-    """Event: a card was put into the desk reader (`present`, with its view as JSON text, or `error`
-    when it cannot be used) or taken out (`present` false)."""
-
-    TYPE: ClassVar[str] = "desk_card"
-    reader: str = ""
-    present: bool = False
-    card: str = ""
-    error: str = ""
-    at: str = ""
-
-    def card_view(self) -> dict[str, Any]:
-        value = json.loads(self.card) if self.card else {}
-        return value if isinstance(value, dict) else {}
-
-
-@dataclass(frozen=True, slots=True)
 class DeskRead(AuthRequest):
     """Read the card in the desk reader: holder, kind, status, balances, CNG profile, limits, grey state
     (and whether it may be unlocked here and now), the last log records."""
@@ -1037,7 +1020,6 @@ EVENT_TYPES: tuple[type[Message], ...] = (
     Shift,
     Device,
     Bye,
-    DeskCard,
 )
 REPLY_TYPES: tuple[type[Reply], ...] = (
     Snapshot,

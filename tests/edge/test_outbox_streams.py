@@ -189,12 +189,11 @@ async def test_daily_close(station: Station) -> None:
 
 
 async def test_desk_operation(station: Station) -> None:
+    from edge.devices.desk.kind import station_desk
     from edge.devices.desk.ledger import Actor
 
-    assert station.desk is not None  # the daemon's desk service (no [desk] reader needed for statuses)
-    op = await station.desk.set_status(
-        Actor("ann", "operator"), "lost", "10000101100000000051", reason="stolen"
-    )
+    desk = station_desk(station)  # the station's desk service (no [desk] reader needed for statuses)
+    op = await desk.set_status(Actor("ann", "operator"), "lost", "10000101100000000051", reason="stolen")
     [queued] = await of_type(station, "desk")
     assert queued["topic"] == f"station/{STATION}/events"
     assert queued["key"] == f"desk:{STATION}:{op.op_key}:done"

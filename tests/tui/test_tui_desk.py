@@ -85,12 +85,20 @@ async def test_the_card_is_shown_as_it_is_inserted(daemon: FakeDaemon, socket_pa
         await until(pilot, lambda: isinstance(app.screen, DeskScreen) and app.screen.card is not None)
         desk = app.screen
         assert isinstance(desk, DeskScreen)
-        daemon.push(m.DeskCard(reader="Virtual PCD 00 00", present=False))
+        daemon.push(m.Device(kind="desk", device="Virtual PCD 00 00", state="empty"))
         await until(pilot, lambda: desk.card is None)
         other = {**DESK_CARD, "asn": "10000101100000000055", "balance": 777}
-        daemon.push(m.DeskCard(reader="Virtual PCD 00 00", present=True, card=json.dumps(other)))
+        daemon.push(
+            m.Device(
+                kind="desk", device="Virtual PCD 00 00", state="card", fields={"card": json.dumps(other)}
+            )
+        )
         await until(pilot, lambda: desk.card is not None and desk.card["asn"] == "10000101100000000055")
         assert "¥7.77" in str(desk.query_one("#desk-card").render())
-        daemon.push(m.DeskCard(reader="Virtual PCD 00 00", present=True, error="foreign card"))
+        daemon.push(
+            m.Device(
+                kind="desk", device="Virtual PCD 00 00", state="unusable", fields={"error": "foreign card"}
+            )
+        )
         await until(pilot, lambda: desk.card is None)
         assert "foreign card" in str(desk.query_one("#desk-card").render())

@@ -1,7 +1,8 @@
 """The desk screen: the card in the desk reader, the desk operations with a confirmation step, receipts.
 
 Layer: tui (a client of the control API's `desk.*` commands; the daemon does the work and checks the
-role). The card is shown as it is inserted (the daemon's `desk_card` event), and read again with `r`.
+role). The card is shown as it is inserted (the desk reader's `device` message, kind `desk`), and read
+again with `r`.
 Readable at 80×24: the card (left) and the last receipt (right, 40 columns, printable as text;
 `s` saves it to a file). Keys: `r` read the card, `t` top up, `u` grey unlock, `l` report lost,
 `escape` back. Every operation that changes the card or its status asks for confirmation first, with the
@@ -10,6 +11,7 @@ figures it will write.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -208,21 +210,25 @@ class DeskScreen(Screen[None]):
             self.query_one("#desk-receipt", Static).update(reply.receipt)
         self.query_one("#desk-message", Static).update(reply.message)
 
-    def card_event(self, event: m.DeskCard) -> None:
-        """A card put into or taken out of the desk reader (the daemon's `desk_card` event)."""
+    def device_event(self, event: m.Device) -> None:
+        """The desk reader's `device` message (kind `desk`): a card put in (its view in `fields.card`),
+        one that cannot be used (`fields.error`), or the card taken out."""
+        if event.kind != "desk":
+            return
         card_box = self.query_one("#desk-card", Static)
         message = self.query_one("#desk-message", Static)
-        if not event.present:
+        if event.state == "empty":
             self.card = None
             card_box.update(_("Insert a card and press r."))
             message.update(_("The card was taken out."))
             return
-        if event.error:
+        if event.state == "unusable":
             self.card = None
-            card_box.update(_("This card cannot be used: {why}").format(why=event.error))
+            card_box.update(_("This card cannot be used: {why}").format(why=event.fields.get("error", "")))
             return
-        card = event.card_view()
-        if "asn" in card:
+        text = event.fields.get("card")
+        card = json.loads(text) if isinstance(text, str) and text else {}
+        if isinstance(card, dict) and "asn" in card:
             self.card = card
             card_box.update("\n".join(card_lines(card)))
             message.update(_("Card inserted."))

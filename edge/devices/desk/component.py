@@ -125,7 +125,7 @@ class PcscSlot:
 @dataclass(frozen=True, slots=True)
 class DeskCardSeen:
     """Bus event: a card put into (with its view as JSON text, or why it cannot be used) or taken out of
-    the desk reader; viewers get it as the control API's `desk_card` event."""
+    the desk reader; viewers get it as a `device` message of kind `desk` (`edge.devices.desk.kind`)."""
 
     reader: str
     present: bool

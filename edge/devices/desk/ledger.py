@@ -112,10 +112,12 @@ class DeskLedger:
         now = self.clock()
         async with self.db.transaction() as tx:
             await store.set_state_in(tx, op_key, OpState.WRITTEN, now=now, expect=[OpState.INTENT])
-            await tx.execute(
-                "UPDATE desk_operations SET balance_before = ?, balance_after = ?, counter_before = ?"
-                " WHERE op_key = ?",
-                (balance_before, balance_after, counter_before, op_key),
+            await store.set_figures_in(
+                tx,
+                op_key,
+                balance_before=balance_before,
+                balance_after=balance_after,
+                counter_before=counter_before,
             )
 
     async def finish(

@@ -16,9 +16,8 @@ from station_sim.card.slot import TearMode, TearPlan
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from desk_testkit import BOSS, DeskRig, topup
 
-from edge.control import messages as m
-from edge.control.convert import event_message
 from edge.devices.desk.component import DeskComponent, PcscSlot, desk_settings
+from edge.devices.desk.kind import desk_card_message
 from edge.devices.desk.psam import SoftPsam
 from edge.devices.desk.service import DeskError
 from storage import desk as store
@@ -98,11 +97,11 @@ async def test_a_torn_topup_is_settled_when_the_card_comes_back(db: Database) ->
     assert op.state.value == "confirmed" and rig.card.state.ep.balance == 55_000
     assert component.last_view is not None and component.last_view["balance"] == 55_000
     # viewers see each insertion and removal (the control API's desk_card event)
-    shown = [event_message(e, {}, {}) for e in published]
-    assert [(d.present, d.card_view().get("balance")) for d in shown if isinstance(d, m.DeskCard)] == [
-        (True, 50_000),
-        (False, None),
-        (True, 55_000),
+    shown = [desk_card_message(e, None) for e in published]  # type: ignore[arg-type]
+    assert [(d.kind, d.state, d.fields.get("balance")) for d in shown] == [
+        ("desk", "card", 50_000),
+        ("desk", "empty", None),
+        ("desk", "card", 55_000),
     ]
 
 

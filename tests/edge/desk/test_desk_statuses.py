@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from authority_testkit import USER, WEDNESDAY, Rig, asn
 
 from edge.cardstatus import CardStatusBook, StatusEntry
-from edge.centre_documents import centre_appliers
 from edge.config import load_config
+from edge.core.centre import NO_CENTRE
 from edge.demo_station import write_demo_config
 from edge.events import EventBus
 from edge.rules import CardStatus, RulesConfig
@@ -28,6 +28,7 @@ from storage.alarms import Alarms
 from storage.db import Database
 from storage.journal import Journal
 from storage.lists import ListStore
+from uplink.centre_documents import centre_appliers
 from uplink.documents import Document, parse_payload
 from uplink.envelope import Body, DocKind
 from uplink.errors import DownlinkRejected, Reason
@@ -117,11 +118,11 @@ async def test_statuses_from_the_centre_are_refused_here_and_survive_a_restart(t
     async with await Database.open(tmp_path / "station.db") as db:
         lists = ListStore.open(tmp_path / "lists")
         try:
-            rules = await open_rules(config, db, Journal(db), lists, EventBus(), Alarms(db))
+            rules = await open_rules(config, db, Journal(db), lists, EventBus(), Alarms(db), NO_CENTRE)
             note = await centre_appliers(rules)[DocKind.CARD_STATUS](document(1, payload))
             assert note == "card statuses: 2 held, 2 refused at the nozzles"
             assert rules.statuses.status(lost_elsewhere) is CardStatus.LOST
-            again = await open_rules(config, db, Journal(db), lists, EventBus(), Alarms(db))
+            again = await open_rules(config, db, Journal(db), lists, EventBus(), Alarms(db), NO_CENTRE)
             assert again.statuses.status(replaced) is CardStatus.REPLACED
             rig = Rig(db)
             rig.authority.statuses = again.statuses
