@@ -29,9 +29,10 @@ what a terminal sends; each response dataclass has `parse` (terminal) and `encod
     DEBIT FOR UNLOCK           E0  7E  08 00   amount || CTC || terminal || TTC || date || time || GMAC (27)
                                                                                             TAC (4)
     GREY STATUS                E0  CA  00 00   Le 1E                                        GreyStatus (30)
+    INIT FOR ONLINE UNLOCK [P] E0  7A  09 01   key idx || amount owed (4) || terminal (6)   LoadInit (16)
+    ONLINE UNLOCK [P]          E0  7E  09 00   date || time || MAC2                         TAC (4)
 
-Le 00 asks for whatever the card has. Online unlock (E0 7A 09 / E0 7E 09) is not implemented by this
-card: it answers 6A 86.
+Le 00 asks for whatever the card has.
 """
 
 from __future__ import annotations
@@ -288,6 +289,15 @@ class UnlockRequest:
 
 def debit_unlock(request: UnlockRequest) -> bytes:
     return Command(0xE0, 0x7E, 0x08, 0x00, request.encode(), le=4).encode()
+
+
+def init_online_unlock(key_index: int, amount: int, terminal: bytes) -> bytes:
+    data = bytes((key_index,)) + _u32(amount) + _terminal(terminal)
+    return Command(0xE0, 0x7A, 0x09, 0x01, data, le=0x10).encode()
+
+
+def online_unlock(stamp: bytes, mac2: bytes) -> bytes:
+    return Command(0xE0, 0x7E, 0x09, 0x00, stamp + mac2, le=4).encode()
 
 
 def grey_status() -> bytes:

@@ -87,7 +87,8 @@ def test_foreign_card_has_no_fuel_application() -> None:
         ("80FF000000", 0x6D00),
         ("00B0990000", 0x6A82),  # no EF19
         ("00B201C417", 0x6A83),  # empty log
-        ("E07E090000", 0x6A86),  # online unlock is not implemented
+        ("E07E09000B" + "00" * 11, 0x6985),  # ONLINE UNLOCK without its INITIALIZE
+        ("E07A09020B01000000010000000000FF", 0x6A86),  # online unlock of the ED purse
         ("805200000B" + "00" * 11, 0x6985),  # CREDIT without INITIALIZE
         ("E07E08001B" + "00" * 27, 0x6985),  # unlock of a card that is not grey
     ],

@@ -210,7 +210,7 @@ class LoadResult:
 
 @dataclass(frozen=True, slots=True)
 class UnlockResult:
-    """A completed grey unlock: `amount` debited, the card normal again."""
+    """A completed grey unlock: `amount` debited, the card normal again (see `UnlockIntent`)."""
 
     asn: str
     amount: int
@@ -222,6 +222,7 @@ class UnlockResult:
     when: dt.datetime
     tac: bytes
     tac_ok: bool
+    online: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,6 +498,59 @@ class CardAccess:
         tac_ok = await self._psam.unlock_tac_ok(asn, amount, serial, stamp, tac)
         return UnlockResult(
             asn, amount, purse.balance, purse.balance - amount, grey, terminal, serial, when, tac, tac_ok
+        )
+
+    async def online_unlock(
+        self,
+        amount: int,
+        when: dt.datetime,
+        on_intent: Callable[[UnlockIntent], Awaitable[None]] | None = None,
+    ) -> UnlockResult:
+        """Online unlock at an issuing outlet: the amount owed debited under the load key [P].
+
+        INITIALIZE FOR ONLINE UNLOCK (the PSAM checks the card's MAC1 and makes MAC2), then ONLINE UNLOCK;
+        the card's online counter advances. `UnlockTorn` as for `unlock_grey`.
+        """
+        if amount < 0:
+            raise ValueError(f"the amount owed cannot be negative, got {amount}")
+        terminal = self._psam.terminal_id
+        try:
+            asn = await self._require_asn()
+            grey = await self.read_grey()
+            if not grey.is_grey:
+                raise CardNotGrey(f"card {asn} is not grey ({grey.state.name})")
+            raw = await self._send(
+                apdu.init_online_unlock(KEY_INDEX, amount, terminal),
+                "INITIALIZE FOR ONLINE UNLOCK",
+                LoadInit.SIZE,
+            )
+        except (CardRemoved, ReaderGone) as exc:
+            raise UnlockTorn(None, TornPhase.BEFORE_WRITE, exc) from exc
+        init = LoadInit.parse(raw)
+        stamp = stamp_bcd(when)
+        mac2 = await self._psam.load_mac2(asn, TxType.ONLINE_UNLOCK, init, amount, stamp)
+        intent = UnlockIntent(
+            asn, amount, init.balance, grey, terminal, init.online_counter, when, online=True
+        )
+        if on_intent is not None:
+            await on_intent(intent)
+        try:
+            tac = await self._send(apdu.online_unlock(stamp, mac2), "ONLINE UNLOCK", 4)
+        except (CardRemoved, ReaderGone) as exc:
+            raise UnlockTorn(intent, TornPhase.AT_WRITE, exc) from exc
+        tac_ok = await self._psam.online_unlock_tac_ok(asn, init, amount, stamp, tac)
+        return UnlockResult(
+            asn,
+            amount,
+            init.balance,
+            init.balance - amount,
+            grey,
+            terminal,
+            init.online_counter,
+            when,
+            tac,
+            tac_ok,
+            online=True,
         )
 
     async def grey_lock(self, when: dt.datetime) -> GreyLockResult:

@@ -135,7 +135,11 @@ class LoadIntent:
 
 @dataclass(frozen=True, slots=True)
 class UnlockIntent:
-    """What an unlock was about to do: debit `amount` from `balance_before` and clear the grey lock."""
+    """What an unlock was about to do: debit `amount` from `balance_before` and clear the grey lock.
+
+    `terminal_serial` is the terminal's TTC of a DEBIT FOR UNLOCK, or the card's online counter before
+    an online unlock (`online`), which a done online unlock leaves + 1.
+    """
 
     asn: str
     amount: int
@@ -144,6 +148,7 @@ class UnlockIntent:
     terminal_id: bytes
     terminal_serial: int
     when: dt.datetime
+    online: bool = False
 
     @property
     def balance_after(self) -> int:

@@ -17,7 +17,7 @@ from typing import Protocol
 from edge.devices.desk.errors import CardNotGenuine
 from protocol.card import macs
 from protocol.card.apdu import LoadInit, PurchaseInit
-from protocol.card.files import GreyStatus, asn_bytes, stamp_bcd
+from protocol.card.files import GreyStatus, TxType, asn_bytes, stamp_bcd
 from protocol.card.keys import TEST_MASTER_KEYS, KeySet
 from protocol.pboc_crypto import load_seed, purchase_seed, session_key, tac_key
 
@@ -66,6 +66,12 @@ class Psam(Protocol):
         mac2: bytes,
     ) -> bool:
         """Whether TAC and MAC2 a card returned for a purchase are right."""
+        ...
+
+    async def online_unlock_tac_ok(
+        self, asn: str, init: LoadInit, amount: int, stamp: bytes, tac: bytes
+    ) -> bool:
+        """Whether the TAC a card returned for ONLINE UNLOCK (MAC2 as `load_mac2` with type 93) is right."""
         ...
 
     async def grey_lock_mac1(self, asn: str, init: PurchaseInit, ttc: int, stamp: bytes) -> bytes:
@@ -146,6 +152,21 @@ class SoftPsam:
         tk = tac_key(self.keys(asn).tac)
         expected = macs.load_tac(
             tk, init.balance + amount, init.online_counter, amount, tx_type, self._terminal_id, stamp
+        )
+        return hmac.compare_digest(expected, tac)
+
+    async def online_unlock_tac_ok(
+        self, asn: str, init: LoadInit, amount: int, stamp: bytes, tac: bytes
+    ) -> bool:
+        tk = tac_key(self.keys(asn).tac)
+        expected = macs.load_tac(
+            tk,
+            init.balance - amount,
+            init.online_counter,
+            amount,
+            TxType.ONLINE_UNLOCK,
+            self._terminal_id,
+            stamp,
         )
         return hmac.compare_digest(expected, tac)
 

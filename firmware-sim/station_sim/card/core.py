@@ -15,7 +15,9 @@ Rules the card enforces:
 - CREDIT FOR LOAD / DEBIT FOR PURCHASE / GREY LOCK must follow their INITIALIZE directly (any other
   command in between cancels it) -> 69 85; a wrong MAC -> 93 02 and the INITIALIZE is cancelled;
 - VERIFY: 3 tries, 63 Cx, then 69 83 for good; RELOAD PIN with the right MAC resets it;
-- UPDATE BINARY with MAC needs a GET CHALLENGE just before; the ASN in EF15 cannot be changed.
+- UPDATE BINARY with MAC needs a GET CHALLENGE just before; the ASN in EF15 cannot be changed;
+- ONLINE UNLOCK (E0 7A 09 / E0 7E 09, issuing outlets) runs like a load with the load key on a grey card:
+  the amount owed is debited, the online counter advances, the grey lock is cleared [P].
 """
 
 from __future__ import annotations
@@ -181,10 +183,14 @@ class VirtualCard:
                 return self._debit_for_purchase(cmd, pending)
             case (0x80, 0x5A):
                 return self._transaction_prove(cmd)
+            case (0xE0, 0x7A) if cmd.p1 == 0x09:
+                return self._init_online_unlock(cmd)
             case (0xE0, 0x7A):
                 return self._init_grey_lock(cmd)
             case (0xE0, 0x7C):
                 return self._grey_lock(cmd, pending)
+            case (0xE0, 0x7E) if cmd.p1 == 0x09:
+                return self._online_unlock(cmd, pending)
             case (0xE0, 0x7E):
                 return self._debit_for_unlock(cmd)
             case (0xE0, 0xCA):
@@ -493,9 +499,71 @@ class VirtualCard:
         gtac = self.lock(pending.terminal, ttc, when)
         return apdu.ok(gtac + macs.grey_mac2(sk, gtac, purse.balance))
 
+    def _init_online_unlock(self, cmd: Command) -> bytes:
+        """INITIALIZE FOR ONLINE UNLOCK: a load-style session (load key) on a grey card [P]."""
+        if cmd.p2 != 0x01:
+            raise Refuse(0x6A86)
+        if len(cmd.data) != 11:
+            raise Refuse(0x6700)
+        if cmd.data[0] != KEY_INDEX:
+            raise Refuse(0x9403)
+        if not self._grey().is_grey:
+            raise Refuse(0x6985)
+        amount, terminal = _u32(cmd.data[1:5]), cmd.data[5:11]
+        purse = self.state.ep
+        if amount > purse.balance:
+            raise Refuse(0x9401)
+        rnd = self._rng.randbytes(4)
+        sk = session_key(self.keys.load, load_seed(rnd, purse.online_counter))
+        mac1 = macs.load_mac1(sk, purse.balance, amount, TxType.ONLINE_UNLOCK, terminal)
+        self._pending = _PendingLoad("UNLOCK", amount, terminal, sk)
+        init = LoadInit(purse.balance, purse.online_counter, KEY_VERSION, ALGORITHM_3DES, rnd, mac1)
+        return apdu.ok(init.encode())
+
+    def _online_unlock(self, cmd: Command, pending: _PendingLoad | _PendingPurchase | None) -> bytes:
+        """ONLINE UNLOCK: debit the amount owed, clear the grey lock, advance the online counter [P]."""
+        if not isinstance(pending, _PendingLoad) or pending.purse != "UNLOCK":
+            raise Refuse(0x6985)
+        if cmd.p2 != 0x00:
+            raise Refuse(0x6A86)
+        if len(cmd.data) != 11:
+            raise Refuse(0x6700)
+        stamp, mac2 = cmd.data[:7], cmd.data[7:]
+        when = _stamp_datetime(stamp)
+        tx = TxType.ONLINE_UNLOCK
+        if not hmac.compare_digest(
+            macs.load_mac2(pending.sk, pending.amount, tx, pending.terminal, stamp), mac2
+        ):
+            raise Refuse(0x9302)
+        purse = self.state.ep
+        counter = purse.online_counter
+        purse.balance -= pending.amount
+        purse.online_counter = (counter + 1) & 0xFFFF
+        self._clear_grey()
+        tac = macs.load_tac(
+            tac_key(self.keys.tac), purse.balance, counter, pending.amount, tx, pending.terminal, stamp
+        )
+        self._log(counter, pending.amount, tx, pending.terminal, when)
+        self._prove(tx, counter, bytes(4), tac)
+        self.changed = True
+        return apdu.ok(tac)
+
+    def _clear_grey(self) -> None:
+        """Back to normal; the last lock's details stay readable (a torn unlock is recognised by them)."""
+        grey = self._grey()
+        self.state.grey = GreyStatus(
+            state=GreyState.NORMAL,
+            tx_type=grey.tx_type,
+            balance=grey.balance,
+            offline_counter=grey.offline_counter,
+            key_index=grey.key_index,
+            terminal_id=grey.terminal_id,
+            terminal_serial=grey.terminal_serial,
+            locked_at=grey.locked_at,
+            gtac=grey.gtac,
+        ).encode()
+
     def _debit_for_unlock(self, cmd: Command) -> bytes:
-        if cmd.p1 == 0x09:
-            raise Refuse(0x6A86)  # online unlock: not implemented by this card
         if cmd.p1 != 0x08 or cmd.p2 != 0x00:
             raise Refuse(0x6A86)
         try:
@@ -521,17 +589,7 @@ class VirtualCard:
         counter = purse.offline_counter
         purse.balance -= req.amount
         purse.offline_counter = (counter + 1) & 0xFFFF
-        self.state.grey = GreyStatus(
-            state=GreyState.NORMAL,
-            tx_type=grey.tx_type,
-            balance=grey.balance,
-            offline_counter=grey.offline_counter,
-            key_index=grey.key_index,
-            terminal_id=grey.terminal_id,
-            terminal_serial=grey.terminal_serial,
-            locked_at=grey.locked_at,
-            gtac=grey.gtac,
-        ).encode()
+        self._clear_grey()
         tac = macs.unlock_tac(
             tac_key(self.keys.tac), req.amount, req.terminal_id, req.terminal_serial, req.stamp
         )

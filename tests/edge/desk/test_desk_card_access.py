@@ -360,3 +360,60 @@ def test_loads_with_random_tears_never_load_twice(
         assert len(loads) == min(image.ep.online_counter, len(image.log))
 
     asyncio.run(run())
+
+
+async def test_online_unlock_at_an_issuing_outlet() -> None:
+    acc, _, card, _ = access("grey")
+    with pytest.raises(CardRefused) as info:
+        await acc.online_unlock(9999, WHEN)  # more than the balance
+    assert isinstance(info.value.error, InsufficientBalance)
+    result = await acc.online_unlock(1200, WHEN)
+    assert (result.balance_before, result.balance_after, result.online) == (
+        5000,
+        3800,
+        True,
+    ) and result.tac_ok
+    image = await acc.read()
+    assert not image.is_grey and image.balance == 3800 and image.ep.online_counter == 1
+    assert image.log[0].tx_type == TxType.ONLINE_UNLOCK and image.log[0].amount == 1200
+    assert await acc.transaction_proof(TxType.ONLINE_UNLOCK, 0) is not None
+    with pytest.raises(CardNotGrey):
+        await acc.online_unlock(1, WHEN)
+    assert card.state.ep.balance == 3800
+
+
+ONLINE_UNLOCK_APDUS = 5  # SELECT, READ EF15, GREY STATUS, INITIALIZE FOR ONLINE UNLOCK, ONLINE UNLOCK
+
+
+@pytest.mark.parametrize("mode", list(TearMode))
+@pytest.mark.parametrize("at", range(1, ONLINE_UNLOCK_APDUS + 1))
+async def test_online_unlock_torn_at_every_apdu(mode: TearMode, at: int) -> None:
+    acc, slot, card, _ = access("grey")
+    slot.arm(TearPlan(at, mode))
+    with pytest.raises(UnlockTorn) as info:
+        await acc.online_unlock(1000, WHEN)
+    applied = at == ONLINE_UNLOCK_APDUS and mode is TearMode.AFTER
+    intent = info.value.intent
+    assert (intent is not None) == (at == ONLINE_UNLOCK_APDUS)
+    slot.insert(slot.ejected or card)
+    image = await CardAccess(LocalChannel(slot), SoftPsam(TERMINAL)).read()
+    assert (image.balance, image.is_grey, image.ep.online_counter) == (
+        (4000, False, 1) if applied else (5000, True, 0)
+    )
+    if intent is not None:
+        assert intent.online and intent.terminal_serial == 0 and intent.balance_after == 4000
+
+
+async def test_garbage_issuer_file_and_garbage_grey_status() -> None:
+    state = deck(DECK)["taxi"]
+    state.files[IssuerFile.SFI] = bytes(10) + b"\xab" * 10 + bytes(10)
+    slot, _ = make_slot(state)
+    with pytest.raises(CardUnreadable) as info:
+        await CardAccess(LocalChannel(slot), SoftPsam(TERMINAL)).read()
+    assert info.value.file == "EF15"
+    state = deck(DECK)["taxi"]
+    state.grey = b"\x07" + bytes(29)
+    slot, _ = make_slot(state)
+    with pytest.raises(CardUnreadable) as info:
+        await CardAccess(LocalChannel(slot), SoftPsam(TERMINAL)).read()
+    assert info.value.file == "grey status"
