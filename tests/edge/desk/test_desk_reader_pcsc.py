@@ -225,3 +225,48 @@ async def test_stop_is_prompt_and_clean(pcsc: PcscRig) -> None:
     await reader.stop()  # idempotent
     with pytest.raises(ReaderGone):
         await reader.open("no such reader")
+
+
+async def test_power_lost_before_the_credit_loads_nothing(pcsc: PcscRig) -> None:
+    reader = await started(pcsc)
+    try:
+        name = pcsc.reader(0)
+        taxi = card("taxi")
+        pcsc.cards.insert(0, taxi)
+        await expect(reader, EventKind.CARD_INSERTED, name)
+        channel = await reader.open(name)
+        access = CardAccess(channel, SoftPsam(TERMINAL))
+        await access.read()
+        pcsc.cards.arm(0, TearPlan(2, TearMode.BEFORE))  # INITIALIZE answered; power lost as CREDIT arrives
+        with pytest.raises(LoadTorn) as info:
+            await access.load(2000, WHEN)
+        assert info.value.phase is TornPhase.AT_WRITE and info.value.intent is not None
+        await expect(reader, EventKind.CARD_REMOVED, name)
+        assert taxi.state.ep.balance == 10000
+        assert not (pcsc.daemon.workdir / f"{taxi.state.asn}.json").exists()  # the card never changed
+        await channel.close()
+        pcsc.cards.remove(0)
+        pcsc.cards.insert(0, taxi)
+        await expect(reader, EventKind.CARD_INSERTED, name)
+        channel = await reader.open(name)
+        again = CardAccess(channel, SoftPsam(TERMINAL))
+        image = await again.read()
+        assert (image.balance, image.ep.online_counter) == (10000, 0)
+        assert await again.transaction_proof(0x02, 0) is None  # the card never made that load
+        await channel.close()
+    finally:
+        await reader.stop()
+
+
+async def test_a_reader_left_out_is_not_watched(pcsc: PcscRig) -> None:
+    psam_slot = pcsc.reader(1)
+    reader = DeskReader(accept=lambda name: name != psam_slot)
+    await reader.start()
+    try:
+        await expect(reader, EventKind.READER_ADDED, pcsc.reader(0))
+        pcsc.cards.insert(1, card("user"))
+        pcsc.cards.insert(0, card("taxi"))
+        await expect(reader, EventKind.CARD_INSERTED, pcsc.reader(0))
+        assert set(reader.readers) == {pcsc.reader(0)}
+    finally:
+        await reader.stop()
