@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.pcsc import pcsc
 
 from tests.sim.helpers import SCENARIO_TOML, STATION_TOML, SimProcess
-from tests.support.pcsc import pcsc
 
 __all__ = ["pcsc"]  # the private pcscd with vpcd readers, for the virtual card tests
 

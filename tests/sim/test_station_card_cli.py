@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 from smartcard import scard
 from station_sim.card.state import load_state
+from support.cardsim import TERMINAL, deck
+from support.pcsc import PcscRig
+from support.waiting import wait_until_sync
 
 from edge.devices.desk.card import CardAccess
 from edge.devices.desk.errors import CardError
 from edge.devices.desk.psam import SoftPsam
 from edge.devices.desk.reader import PcscChannel
-from tests.support.cardsim import TERMINAL, deck
-from tests.support.pcsc import PcscRig, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -34,6 +35,7 @@ balance = 10
 """
 USER_ASN = deck(DECK)["user"].asn
 CLI = [sys.executable, "-m", "station_sim.card.cli"]
+TIMEOUT_S = 30.0
 
 
 def card_present(reader: str) -> bool | None:
@@ -102,18 +104,18 @@ def test_control_insert_swap_remove_and_state_files(pcsc: PcscRig, tmp_path: Pat
     control = tmp_path / "cards.sock"
     proc = serve(pcsc, tmp_path, "--control", str(control))
     try:
-        wait_for(control.exists, what="control socket")
+        wait_until_sync(control.exists, TIMEOUT_S, "control socket")
         reader = pcsc.reader(0)
         assert card_present(reader) is False
         assert ctl(control, "insert", "taxi")["slots"] == {"0": "taxi", "1": None}
-        wait_for(lambda: card_present(reader) is True, what="card present")
+        wait_until_sync(lambda: card_present(reader) is True, TIMEOUT_S, "card present")
         assert ctl(control, "insert", "taxi", "1")["ok"] is False  # already in a reader
         assert ctl(control, "insert", "nobody")["ok"] is False
         assert ctl(control, "swap", "user")["slots"] == {"0": "user", "1": None}
         assert ctl(control, "tear", "2", "after")["ok"] is True
         assert ctl(control, "status")["slots"] == {"0": "user", "1": None}
         assert ctl(control, "remove")["slots"] == {"0": None, "1": None}
-        wait_for(lambda: card_present(reader) is False, what="card removed")
+        wait_until_sync(lambda: card_present(reader) is False, TIMEOUT_S, "card removed")
         assert ctl(control, "fly", "away")["ok"] is False
         state = load_state(tmp_path / "cards" / "taxi.json")
         assert state.ep.balance == 4200
@@ -130,18 +132,22 @@ def test_scenario_inserts_then_swaps_and_stopping_pulls_the_card(pcsc: PcscRig, 
     proc = serve(pcsc, tmp_path, "--scenario", str(scenario))
     try:
         reader = pcsc.reader(1)
-        wait_for(lambda: asn_in(reader) == USER_ASN, what="the scenario's second card in reader 1")
+        wait_until_sync(
+            lambda: asn_in(reader) == USER_ASN, TIMEOUT_S, "the scenario's second card in reader 1"
+        )
         assert card_present(pcsc.reader(0)) is False
     finally:
         assert stop(proc) == 0
-    wait_for(lambda: card_present(reader) is False, what="the card out once station-card stopped")
+    wait_until_sync(
+        lambda: card_present(reader) is False, TIMEOUT_S, "the card out once station-card stopped"
+    )
 
 
 def test_state_survives_a_restart(pcsc: PcscRig, tmp_path: Path) -> None:
     cards = tmp_path / "cards"
     cards.mkdir()
     proc = serve(pcsc, tmp_path)
-    wait_for(lambda: (cards / "taxi.json").exists(), what="state files written")
+    wait_until_sync(lambda: (cards / "taxi.json").exists(), TIMEOUT_S, "state files written")
     assert stop(proc) == 0
     state = json.loads((cards / "taxi.json").read_text())
     state["ep"][0] = 1234
@@ -149,7 +155,7 @@ def test_state_survives_a_restart(pcsc: PcscRig, tmp_path: Path) -> None:
     control = tmp_path / "c.sock"
     proc = serve(pcsc, tmp_path, "--control", str(control), "--insert", "taxi")
     try:
-        wait_for(lambda: card_present(pcsc.reader(0)) is True, what="card inserted at start")
+        wait_until_sync(lambda: card_present(pcsc.reader(0)) is True, TIMEOUT_S, "card inserted at start")
         assert load_state(cards / "taxi.json").ep.balance == 1234
     finally:
         assert stop(proc) == 0

@@ -29,7 +29,6 @@ import socket
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,6 +38,8 @@ from station_sim.card.core import VirtualCard
 from station_sim.card.slot import CardSlot, TearPlan
 from station_sim.card.state import save_state
 from station_sim.card.vpcd import VpcdCard
+
+from support.waiting import wait_until_sync
 
 SLOTS = 2
 READY_TIMEOUT_S = 30.0
@@ -72,16 +73,6 @@ def _can_unshare() -> bool:
     if shutil.which("unshare") is None:
         return False
     return subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False).returncode == 0
-
-
-def wait_for(
-    condition: Callable[[], bool], timeout_s: float = READY_TIMEOUT_S, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class PcscDaemon:
@@ -125,7 +116,7 @@ class PcscDaemon:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process, closed in stop()
         self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
-        wait_for(self._ready, what=f"pcscd ready (log {self.log_path})")
+        wait_until_sync(self._ready, READY_TIMEOUT_S, f"pcscd ready (log {self.log_path})")
 
     def _ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:

@@ -1,5 +1,5 @@
 """Fixtures of the desk tests: the private pcscd with vpcd readers (tests/support/pcsc.py)."""
 
-from tests.support.pcsc import pcsc
+from support.pcsc import pcsc
 
 __all__ = ["pcsc"]

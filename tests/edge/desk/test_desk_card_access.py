@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from station_sim.card.core import VirtualCard
 from station_sim.card.slot import CardSlot, TearMode, TearPlan
 from station_sim.card.state import load_state
+from support.cardsim import TERMINAL, LocalChannel, deck, make_slot
 
 from edge.devices.desk.card import CardAccess, CardKind
 from edge.devices.desk.errors import (
@@ -35,7 +36,6 @@ from edge.devices.desk.psam import SoftPsam
 from protocol.card.errors import InsufficientBalance, MacRejected
 from protocol.card.files import HolderFile, IssuerFile, IssueState, LimitsFile, TxType, VehicleFile
 from protocol.card.keys import TEST_MASTER_KEYS, KeySet
-from tests.support.cardsim import TERMINAL, LocalChannel, deck, make_slot
 
 DECK = """
 [[card]]

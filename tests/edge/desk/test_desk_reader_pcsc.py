@@ -13,6 +13,8 @@ import pytest
 from station_sim.card.core import VirtualCard
 from station_sim.card.slot import TearMode, TearPlan
 from station_sim.card.state import FUEL_ATR, load_state
+from support.cardsim import TERMINAL, deck
+from support.pcsc import PcscRig
 
 from edge.devices.desk.card import CardAccess, CardKind
 from edge.devices.desk.errors import (
@@ -26,8 +28,6 @@ from edge.devices.desk.errors import (
 )
 from edge.devices.desk.psam import SoftPsam
 from edge.devices.desk.reader import DeskReader, EventKind, ReaderEvent
-from tests.support.cardsim import TERMINAL, deck
-from tests.support.pcsc import PcscRig
 
 pytestmark = pytest.mark.e2e
 
