@@ -6,7 +6,10 @@ and that nothing of the day is still in a dispenser, and says what is in the way
 Exit status: 0 closed, 1 refused (the reasons on stderr), 2 bad arguments, 3 the daemon is not running.
 
     station day close --config /etc/station/station.toml --user manager          the last day over
-    station day close 2026-12-03 --config ... --user manager --format text        print the day report
+    station day close 2026-12-03 --config ... --user manager --print              print the day report
+
+The summary and the printed report speak `--language`, else `STATION_LANGUAGE`, else the operator's
+language (`station operators language`), else the station's.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 from pathlib import Path
 
@@ -22,6 +26,7 @@ HELP = "Close a business day (daily close) through the daemon, with an operator'
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_NOT_RUNNING = 3
+ENV = "STATION_LANGUAGE"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     close.add_argument("--user", required=True, help="operator user name (a role allowed to close days)")
     close.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     close.add_argument("--print", action="store_true", help="print the closed day's report")
+    close.add_argument(
+        "--language",
+        help="zh_CN or en (default: STATION_LANGUAGE, else the operator's language, else zh_CN)",
+    )
     close.add_argument(
         "--timeout", type=float, default=60.0, help="seconds to wait for the daemon (default 60)"
     )
@@ -49,9 +58,19 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    from protocol.i18n import UnknownLanguage, normalise
+
+    language = args.language or os.environ.get(ENV, "")
+    try:
+        language = normalise(language) if language else ""
+    except UnknownLanguage as exc:
+        if args.language:
+            print(f"station day: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        language = ""
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
     try:
-        return asyncio.run(_close(path, args.user, password, args.day, args.print, args.timeout))
+        return asyncio.run(_close(path, args.user, password, args.day, args.print, args.timeout, language))
     except DaemonNotRunning as exc:
         print(f"station: {exc}", file=sys.stderr)
         return EXIT_NOT_RUNNING
@@ -60,9 +79,13 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_NOT_RUNNING
 
 
-async def _close(path: Path, user: str, password: str, day: str, show: bool, timeout_s: float) -> int:
+async def _close(
+    path: Path, user: str, password: str, day: str, show: bool, timeout_s: float, language: str
+) -> int:
     from edge.control import messages as m
     from edge.control.client import ControlClient
+    from protocol.i18n import translator
+    from storage.reports.render import centi, yuan
 
     client = await ControlClient.connect(path, timeout_s)
     try:
@@ -70,7 +93,9 @@ async def _close(path: Path, user: str, password: str, day: str, show: bool, tim
         if not isinstance(login, m.LoginOk):
             print(f"station day: login refused: {getattr(login, 'message', login.TYPE)}", file=sys.stderr)
             return EXIT_REFUSED
-        reply = await client.request(m.CloseDay(token=login.token, day=day), timeout_s)
+        # the operator's own language unless one was asked for (the report text comes in it too)
+        language = language or login.operator.language
+        reply = await client.request(m.CloseDay(token=login.token, day=day, language=language), timeout_s)
     finally:
         await client.close()
     if isinstance(reply, m.Error):
@@ -79,11 +104,21 @@ async def _close(path: Path, user: str, password: str, day: str, show: bool, tim
     if not isinstance(reply, m.DayClosed):
         print(f"station day: unexpected answer {reply.TYPE}", file=sys.stderr)
         return EXIT_REFUSED
-    print(
-        f"business day {reply.day} closed by {reply.closed_by}: {reply.records} records,"
-        f" volume {reply.volume} (0.01 unit), amount {reply.amount} fen; records up to id {reply.last_record_id}"
-        + (f"; {reply.adjustments} late records of earlier days noted" if reply.adjustments else "")
+    tr = translator(language or "zh_CN")
+    line = tr(
+        "business day {day} closed by {who}: {records} records, volume {volume}, amount {amount};"
+        " records up to id {last}"
+    ).format(
+        day=reply.day,
+        who=reply.closed_by,
+        records=reply.records,
+        volume=centi(reply.volume),
+        amount=yuan(reply.amount),
+        last=reply.last_record_id,
     )
+    if reply.adjustments:
+        line += tr("; {n} late records of earlier days noted").format(n=reply.adjustments)
+    print(line)
     if show:
         print(reply.text, end="")
     return 0

@@ -9,6 +9,9 @@ streamed (constant memory), figures exact integers in the wire's units; statemen
     station query records --day 2026-12-03 --format csv --config station.toml
     station query greys --config station.toml
     station query stock --month 2026-12 --config station.toml      (where tanks are configured)
+
+Titles, headers and code names (kind, payment) are in the report language (`--language`, as
+`station report`); JSON lines keep the codes.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from edge.commands import reporting as rp
 
 if TYPE_CHECKING:
+    from protocol.i18n import Translator
     from storage.reports.core import Figures
     from storage.reports.labels import Column
     from storage.reports.periods import Period
@@ -61,9 +65,9 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "xlsx" and args.output is None:
         return rp.fail(NAME, "--format xlsx needs --output FILE")
     try:
-        with rp.open_reader(args) as reader:
-            columns, items, total, title = _listing(args, reader)
-            _emit(args, columns, items, total, title)
+        with rp.open_reader(args) as (reader, tr):
+            columns, items, total, title = _listing(args, reader, tr)
+            _emit(args, columns, items, total, title, tr)
     except (rp.UsageError, PeriodError) as exc:
         return rp.fail(NAME, str(exc))
     except StorageError as exc:
@@ -106,17 +110,17 @@ def _period(args: argparse.Namespace, reader: ReportReader) -> Period:
 
 
 def _listing(
-    args: argparse.Namespace, reader: ReportReader
+    args: argparse.Namespace, reader: ReportReader, tr: Translator
 ) -> tuple[Sequence[Column], Iterable[dict[str, Any]], _Totalled | None, str]:
     from storage.reports import labels as L
 
     match args.what:
         case "records":
             items = _Totalled(reader.records(_period(args, reader)))
-            return L.RECORD_COLUMNS, items, items, f"{L.TITLES['records']}"
+            return L.RECORD_COLUMNS, items, items, f"{L.title('records', tr)}"
         case "card":
             items = _Totalled(reader.records(_period(args, reader), asn=args.asn))
-            return L.RECORD_COLUMNS, items, items, f"{L.TITLES['card']} {args.asn}"
+            return L.RECORD_COLUMNS, items, items, f"{L.title('card', tr)} {args.asn}"
         case "plate":
             cards = reader.plate_cards(args.plate)
             items = _Totalled(reader.records(_period(args, reader), asns=cards))
@@ -124,17 +128,17 @@ def _listing(
                 L.RECORD_COLUMNS,
                 items,
                 items,
-                f"{L.TITLES['plate']} {args.plate} ({', '.join(cards) or '-'})",
+                f"{L.title('plate', tr)} {args.plate} ({', '.join(cards) or '-'})",
             )
         case "greys":
             items = _Totalled(reader.greys_outstanding())
-            return L.GREY_COLUMNS, items, items, L.TITLES["greys"]
+            return L.GREY_COLUMNS, items, items, L.title("greys", tr)
         case "prices":
-            return L.PRICE_COLUMNS, reader.price_changes(), None, L.TITLES["prices"]
+            return L.PRICE_COLUMNS, reader.price_changes(), None, L.title("prices", tr)
         case "closes":
-            return L.CLOSE_COLUMNS, reader.closes(), None, L.TITLES["closes"]
+            return L.CLOSE_COLUMNS, reader.closes(), None, L.title("closes", tr)
         case "stock":
-            return L.STOCK_COLUMNS, reader.stock(_period(args, reader)), None, L.TITLES["stock"]
+            return L.STOCK_COLUMNS, reader.stock(_period(args, reader)), None, L.title("stock", tr)
     raise rp.UsageError(f"unknown listing {args.what}")
 
 
@@ -144,17 +148,18 @@ def _emit(
     items: Iterable[dict[str, Any]],
     total: _Totalled | None,
     title: str,
+    tr: Translator,
 ) -> None:
     from storage.reports import render, xlsx
 
-    rows = render.dict_rows(columns, items)
+    rows = render.dict_rows(columns, items, tr)
     if args.format == "xlsx":
-        n = xlsx.write_rows(args.output, columns, _with_total(rows, columns, total))
-        print(f"{n} rows written to {args.output}", flush=True)
+        n = xlsx.write_rows(args.output, columns, _with_total(rows, columns, total, tr), tr)
+        print(tr("{n} rows written to {path}").format(n=n, path=args.output), flush=True)
         return
     with rp.text_output(args.output) as out:
         if args.format == "csv":
-            render.write_csv(out, columns, _with_total(rows, columns, total))
+            render.write_csv(out, columns, _with_total(rows, columns, total, tr), tr)
         elif args.format == "json":
             for item in items:
                 out.write(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n")
@@ -166,12 +171,14 @@ def _emit(
         else:
             materialised = list(items)
             out.write(
-                render.listing_text(title, columns, materialised, None if total is None else total.figures())
+                render.listing_text(
+                    title, columns, materialised, None if total is None else total.figures(), tr
+                )
             )
 
 
 def _with_total(
-    rows: Iterator[list[Any]], columns: Sequence[Column], total: _Totalled | None
+    rows: Iterator[list[Any]], columns: Sequence[Column], total: _Totalled | None, tr: Translator
 ) -> Iterator[list[Any]]:
     """The rows, then (for statements) a TOTAL row with the count in the first column."""
     from storage.reports import labels as L
@@ -182,7 +189,7 @@ def _with_total(
     f = total.figures()
     values: Mapping[str, Any] = {"volume": f.volume, "amount": f.amount}
     last = [values.get(c.key, "") for c in columns]
-    last[0] = L.WORDS["total"]
+    last[0] = L.word("total", tr)
     if len(columns) > 1:
         last[1] = f"{f.count}"
     yield last

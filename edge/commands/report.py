@@ -8,6 +8,11 @@ day is reported with its frozen figures (verified against the records) and later
     station report month 2026-12 --by product,payment --format xlsx -o dec.xlsx
     station report period 2026-12-01T06:00 2026-12-08T06:00 --format csv
     station report shift 12 --format text -o shift12.txt        (printable, for the manager's file)
+    station report day 2026-12-03 --language en                 (a field engineer's English)
+
+Words people read (text, CSV and XLSX headers, item words, units) are in the report's language:
+`--language`, else `STATION_LANGUAGE`, else the station's `[station] language` (zh_CN unless set). JSON,
+and the CSV/XLSX `section` and `key` columns, hold codes: the same in every language.
 """
 
 from __future__ import annotations
@@ -59,18 +64,19 @@ def run(args: argparse.Namespace) -> int:
         return rp.fail(NAME, "--format xlsx needs --output FILE")
     try:
         dims = require_dimensions(args.by, DEFAULT_DIMENSIONS)
-        with rp.open_reader(args) as reader:
+        with rp.open_reader(args) as (reader, tr):
             period = _period(args, reader)
             report = reader.report(period, dims, now=dt.datetime.now(dt.UTC))
             if args.format == "xlsx":
-                rows = xlsx.write_report(args.output, report)
-                print(f"{rows} rows written to {args.output}", flush=True)
+                rows = xlsx.write_report(args.output, report, tr)
+                print(tr("{n} rows written to {path}").format(n=rows, path=args.output), flush=True)
                 return rp.EXIT_OK
-            text = {
-                "text": render.report_text,
-                "csv": render.report_csv,
-                "json": render.report_json_text,
-            }[args.format](report)
+            if args.format == "json":
+                text = render.report_json_text(report)  # codes and figures: the same in every language
+            elif args.format == "csv":
+                text = render.report_csv(report, tr)
+            else:
+                text = render.report_text(report, tr)
             with rp.text_output(args.output) as out:
                 out.write(text)
     except (rp.UsageError, PeriodError) as exc:

@@ -21,6 +21,7 @@ from storage.reports.core import Names
 from storage.reports.periods import DayBoundary
 
 if TYPE_CHECKING:
+    from protocol.i18n import Translator
     from storage.reports.query import ReportReader
 
 EXIT_OK = 0
@@ -46,6 +47,11 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         "--day-boundary", help="business day start HH:MM (default: [reports] day_boundary, else 00:00)"
     )
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
+    parser.add_argument(
+        "--language",
+        help="language of the words people read: zh_CN or en (default: STATION_LANGUAGE, else the"
+        " station's [station] language, else zh_CN); JSON and the CSV section/key columns stay codes",
+    )
     parser.add_argument("--output", "-o", type=Path, help="write to this file (atomically) instead of stdout")
 
 
@@ -56,6 +62,8 @@ class Source:
     boundary: DayBoundary
     names: Names
     station: str
+    language: str = ""
+    """The station's language (`[station] language`); empty with `--db`."""
 
 
 def source_of(args: argparse.Namespace) -> Source:
@@ -85,17 +93,35 @@ def source_of(args: argparse.Namespace) -> Source:
         boundary or settings.day_boundary,
         names,
         config.station.id,
+        config.station.language,
     )
 
 
+def report_translator(args: argparse.Namespace, source: Source | None = None) -> Translator:
+    """The language of a report: `--language`, else `STATION_LANGUAGE`, else the station's (from
+    `--config`), else Chinese (the station default; `--db` has no configuration)."""
+    from edge.commands.language import cli_translator
+    from protocol.i18n import UnknownLanguage, translator
+
+    wanted = getattr(args, "language", None)
+    if wanted:
+        try:
+            return translator(wanted)
+        except UnknownLanguage as exc:
+            raise UsageError(str(exc)) from exc
+    return cli_translator(source.language if source is not None else "")
+
+
 @contextlib.contextmanager
-def open_reader(args: argparse.Namespace) -> Iterator[ReportReader]:
-    """A `storage.reports.query.ReportReader` over the source (closed afterwards)."""
+def open_reader(args: argparse.Namespace) -> Iterator[tuple[ReportReader, Translator]]:
+    """A `storage.reports.query.ReportReader` over the source (closed afterwards) and the translator of
+    the report's language (`report_translator`)."""
     from storage.db import open_readonly
     from storage.errors import DatabaseNotFoundError, StorageError
     from storage.reports.query import ReportReader
 
     src = source_of(args)
+    tr = report_translator(args, src)
     try:
         conn = open_readonly(src.database)
     except DatabaseNotFoundError as exc:
@@ -103,9 +129,10 @@ def open_reader(args: argparse.Namespace) -> Iterator[ReportReader]:
     except StorageError as exc:
         raise UsageError(f"cannot open {src.database}: {exc}") from exc
     try:
-        yield ReportReader(
+        reader = ReportReader(
             conn, station=src.station, boundary=src.boundary, names=src.names, archive=src.archive
         )
+        yield reader, tr
     finally:
         conn.close()
 

@@ -238,11 +238,19 @@ class Commands:
         from edge.control.reports import ReportRequestError, period_report
 
         try:
-            return await period_report(self.station, request.kind, request.value, request.by, now=self.clock())
+            return await period_report(
+                self.station,
+                request.kind,
+                request.value,
+                request.by,
+                now=self.clock(),
+                language=request.language or session.language,
+            )
         except ReportRequestError as exc:
             raise CommandError(m.ErrorCode.BAD_REQUEST, str(exc)) from exc
 
     async def _close_day(self, request: m.CloseDay, session: Session) -> m.Reply:
+        from edge.control.reports import report_translator
         from storage.reports.periods import PeriodError, parse_day
         from storage.reports.render import report_text
 
@@ -268,7 +276,9 @@ class Commands:
             last_record_id=row.last_record_id,
             digest=row.digest,
             adjustments=row.adjustments,
-            text=report_text(row.report),
+            text=report_text(
+                row.report, report_translator(request.language or session.language, self.station)
+            ),
         )
 
     async def _list_shifts(self, request: m.ListShifts, session: Session) -> m.Reply:

@@ -771,6 +771,9 @@ class GetPeriodReport(AuthRequest):
     kind: str = "day"
     value: str = ""
     by: tuple[str, ...] = ()
+    language: str = ""
+    """The language of the section titles, item words and text (`zh_CN`, `en`; '' = the operator's, else
+    the station's). Keys, codes and figures are the same in every language."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -780,6 +783,8 @@ class CloseDay(AuthRequest):
 
     TYPE: ClassVar[str] = "close_day"
     day: str = ""
+    language: str = ""
+    """The language of the closed day's report `text` ('' = the operator's, else the station's)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from edge.control import messages as m
 from edge.housekeeping_config import housekeeping_settings
+from protocol.i18n import DEFAULT_LANGUAGE, Translator, UnknownLanguage, translator
 from storage.db import open_readonly
 from storage.errors import StorageError
 from storage.reports import labels as L
@@ -45,28 +46,45 @@ def _line(key: str, label: str, unit: str, f: Figures) -> m.ReportLine:
     return m.ReportLine(key, label, unit, f.count, f.volume, f.amount)
 
 
-def report_message(report: Report) -> m.PeriodReport:
+def report_translator(language: str, station: Station) -> Translator:
+    """The reader's language (asked for, else the operator's), else the station's."""
+    for candidate in (language, station.config.station.language):
+        if candidate:
+            try:
+                return translator(candidate)
+            except UnknownLanguage:
+                continue
+    return translator(DEFAULT_LANGUAGE)
+
+
+def report_message(report: Report, tr: Translator = L.ENGLISH) -> m.PeriodReport:
+    """The report as its reader reads it: titles, item words and text in `tr`'s language; dimensions,
+    keys, units and figures the same in every language."""
     closed = report.closed
+    total = L.word("total", tr)
     return m.PeriodReport(
         kind=report.period.kind.value,
         name=report.period.name,
         start=report.period.start_text,
         end=report.period.end_text,
         station=report.station,
-        total=_line("", L.WORDS["total"], "", report.total),
+        total=_line("", total, "", report.total),
         sections=tuple(
             m.ReportSectionView(
                 dimension=s.dimension,
-                title=L.SECTIONS.get(s.dimension, s.dimension),
-                rows=tuple(_line(r.key, r.label, r.unit, r.figures) for r in s.rows),
-                total=_line("", L.WORDS["total"], "", s.total),
+                title=L.section_title(s.dimension, tr),
+                rows=tuple(
+                    _line(r.key, L.row_label(s.dimension, r.key, r.label, tr), r.unit, r.figures)
+                    for r in s.rows
+                ),
+                total=_line("", total, "", s.total),
             )
             for s in report.sections
         ),
         closed_at=closed.closed_at if closed else "",
         closed_by=closed.closed_by if closed else "",
         verified=closed.verified if closed else False,
-        text=report_text(report),
+        text=report_text(report, tr),
     )
 
 
@@ -88,7 +106,7 @@ def resolve_period(kind: str, value: str, station: Station, now: dt.datetime) ->
 
 
 async def period_report(
-    station: Station, kind: str, value: str, by: Sequence[str], *, now: dt.datetime
+    station: Station, kind: str, value: str, by: Sequence[str], *, now: dt.datetime, language: str = ""
 ) -> m.PeriodReport:
     period = resolve_period(kind, value, station, now)
     settings = housekeeping_settings(station.config)
@@ -111,7 +129,7 @@ async def period_report(
             conn.close()
 
     try:
-        return report_message(await asyncio.to_thread(build))
+        return report_message(await asyncio.to_thread(build), report_translator(language, station))
     except ReportError as exc:
         raise ReportRequestError(str(exc)) from exc
     except StorageError as exc:

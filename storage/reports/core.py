@@ -157,7 +157,11 @@ def _key_label(dimension: str, dims: Mapping[str, Any], names: Names) -> tuple[s
             return key, key, ""
         case "employee":
             emp = int(dims["emp"])
-            return f"{emp:03d}", (L.WORDS["none"] if emp == EMP_NONE else f"{L.WORDS['employee']} {emp}"), ""
+            return (
+                f"{emp:03d}",
+                (L.WORDS["none"] if emp == EMP_NONE else L.WORDS["employee"].format(n=emp)),
+                "",
+            )
         case "payment":
             name = L.payment_name(int(dims["kind"]), int(dims["pay"]))
             return name, name, ""

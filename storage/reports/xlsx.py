@@ -1,7 +1,8 @@
 """Reports and listings as XLSX workbooks, streamed (XlsxWriter `constant_memory`: one row in memory).
 
 Layer: storage (file writer, no SQL). The first row of a sheet holds each column's header with its unit
-and type (`Amount [fen, int]`, as in CSV); figures are written as exact integers (number format `0`),
+and type (`Amount [fen, int]`, `金额 [分, 整数]`, as in CSV), the sheet's title and headers in the
+language of the export; figures are written as exact integers (number format `0`),
 text as text. The file is written beside the target and renamed over it only when complete.
 """
 
@@ -14,22 +15,27 @@ from typing import Any
 
 import xlsxwriter
 
+from protocol.i18n import N_, Translator, cells
 from storage.reports import labels as L
 from storage.reports.core import Report
 from storage.reports.render import section_rows
 
-SHEET_REPORT = "report"
-SHEET_ROWS = "rows"
+SHEET_REPORT = N_("report")
+SHEET_ROWS = N_("rows")
+"""Sheet titles (English; in the file, in the language of the export: 报表, 明细)."""
 
 
-def _write_sheet(book: Any, name: str, columns: Sequence[L.Column], rows: Iterable[Sequence[Any]]) -> int:
-    sheet = book.add_worksheet(name)
+def _write_sheet(
+    book: Any, name: str, columns: Sequence[L.Column], rows: Iterable[Sequence[Any]], tr: Translator
+) -> int:
+    sheet = book.add_worksheet(tr(name))
     head = book.add_format({"bold": True})
     integer = book.add_format({"num_format": "0"})
     for col, c in enumerate(columns):
-        sheet.write_string(0, col, c.heading, head)
+        heading = c.heading_in(tr)
+        sheet.write_string(0, col, heading, head)
         # integers get their number format from the column: a per-cell format would double the cost
-        sheet.set_column(col, col, max(10, min(40, len(c.heading) + 2)), integer if c.type == "int" else None)
+        sheet.set_column(col, col, max(10, min(40, cells(heading) + 2)), integer if c.type == "int" else None)
     numbers = [c.type in ("int", "number") for c in columns]
     write_number, write_string = sheet.write_number, sheet.write_string
     n = 0
@@ -66,13 +72,18 @@ def _publish(path: Path, build: Any) -> int:
     return n
 
 
-def write_report(path: Path, report: Report) -> int:
-    """The report's sections (`labels.SECTION_COLUMNS`) in one sheet; returns the rows written."""
+def write_report(path: Path, report: Report, tr: Translator = L.ENGLISH) -> int:
+    """The report's sections (`labels.SECTION_COLUMNS`) in one sheet, headers and item words in `tr`'s
+    language (the `section` and `key` columns hold codes); returns the rows written."""
     return _publish(
-        path, lambda book: _write_sheet(book, SHEET_REPORT, L.SECTION_COLUMNS, section_rows(report))
+        path,
+        lambda book: _write_sheet(book, SHEET_REPORT, L.SECTION_COLUMNS, section_rows(report, tr), tr),
     )
 
 
-def write_rows(path: Path, columns: Sequence[L.Column], rows: Iterable[Sequence[Any]]) -> int:
-    """A listing (records, statement, greys …), streamed; returns the rows written."""
-    return _publish(path, lambda book: _write_sheet(book, SHEET_ROWS, columns, rows))
+def write_rows(
+    path: Path, columns: Sequence[L.Column], rows: Iterable[Sequence[Any]], tr: Translator = L.ENGLISH
+) -> int:
+    """A listing (records, statement, greys …), streamed; headers in `tr`'s language; returns the rows
+    written."""
+    return _publish(path, lambda book: _write_sheet(book, SHEET_ROWS, columns, rows, tr))

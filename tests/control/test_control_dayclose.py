@@ -88,7 +88,7 @@ async def test_refusals_name_what_is_in_the_way_then_the_close_freezes_the_day(
     assert isinstance(reply, m.DayClosed), reply
     assert (reply.day, reply.records, reply.volume, reply.amount) == ("2026-11-21", 4, 1_500, 11_500)
     assert reply.closed_by == "senior1" and len(reply.digest) == 64
-    assert "DAY REPORT  2026-11-21" in reply.text
+    assert "日报表  2026-11-21" in reply.text and "按支付方式" in reply.text  # the station's language
     again = await close(client, token)
     assert isinstance(again, m.Error) and "already closed" in again.message
     report = await client.request(m.GetPeriodReport(token=token, kind="day", value="2026-11-21"))
@@ -96,6 +96,15 @@ async def test_refusals_name_what_is_in_the_way_then_the_close_freezes_the_day(
     assert (report.total.count, report.total.volume, report.total.amount) == (4, 1_500, 11_500)
     payments = next(s for s in report.sections if s.dimension == "payment")
     assert {r.key: r.amount for r in payments.rows} == {"cash": 9_500, "ticket": 2_000}
+    assert payments.title == "按支付方式" and {r.key: r.label for r in payments.rows} == {"cash": "现金", "ticket": "油票"}
+    # a field engineer asks in English: the same keys and figures, English words
+    english = await client.request(m.GetPeriodReport(token=token, kind="day", value="2026-11-21", language="en"))
+    assert isinstance(english, m.PeriodReport) and "DAY REPORT  2026-11-21" in english.text
+    en_payments = next(s for s in english.sections if s.dimension == "payment")
+    assert en_payments.title == "By payment mode" and [r.label for r in en_payments.rows] == ["cash", "ticket"]
+    assert [(r.key, r.count, r.volume, r.amount) for r in en_payments.rows] == [
+        (r.key, r.count, r.volume, r.amount) for r in payments.rows
+    ]
 
     # frozen: the database refuses an edit
     with pytest.raises(StorageError):
@@ -111,6 +120,17 @@ async def test_refusals_name_what_is_in_the_way_then_the_close_freezes_the_day(
         assert conn.execute("SELECT amount FROM day_closes WHERE day = '2026-11-21'").fetchone() == (11_500,)
     finally:
         conn.close()
+    # an operator who reads English (`station operators language senior1 en`) gets the report in English
+    # without asking; the figures and keys are the same
+    from storage.operators import set_language_in
+
+    async with station.db.transaction() as tx:
+        await set_language_in(tx, "senior1", "en")
+    english_client = await connect()
+    english_token = await login(english_client, "senior1", "pw-senior-1")
+    report = await english_client.request(m.GetPeriodReport(token=english_token, kind="day", value="2026-11-21"))
+    assert isinstance(report, m.PeriodReport) and report.text.startswith("DAY REPORT  2026-11-21")
+    assert report.closed_by == "senior1" and (report.total.count, report.total.amount) == (4, 11_500)
 
 
 def test_a_sale_in_progress_is_tracked_from_its_start_until_its_record() -> None:

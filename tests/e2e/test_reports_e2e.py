@@ -283,7 +283,14 @@ def test_cli_report_csv_and_xlsx_and_card_statement_equal_the_ledger(built: Buil
     day = business_day(built.records[0], built.boundary)
     of_day = [r for r in built.records if business_day(r, built.boundary) == day]
     b = built.boundary
-    common = ("--db", str(built.path), "--day-boundary", f"{b.hour:02d}:{b.minute:02d}:{b.second:02d}")
+    common = (
+        "--db",
+        str(built.path),
+        "--day-boundary",
+        f"{b.hour:02d}:{b.minute:02d}:{b.second:02d}",
+        "--language",
+        "en",
+    )
     out = cli("report", "day", day.isoformat(), *common, "--by", "product,payment", "--format", "csv")
     assert out.returncode == 0, out.stderr
     rows = list(csv.reader(io.StringIO(out.stdout)))

@@ -23,7 +23,7 @@ from edge.control import messages as m
 from protocol.words import payment_words
 from tui.client import NotConnected
 from tui.format import centi, money
-from tui.i18n import N_, _, current, translate_bindings
+from tui.i18n import N_, _, current, language, translate_bindings
 from tui.widgets.barchart import BarChart
 
 if TYPE_CHECKING:
@@ -98,11 +98,12 @@ class ReportsScreen(Screen[None]):
 
     @work(exclusive=True, group="reports")
     async def load(self) -> None:
-        self.query_one("#reports-period", Static).update(
-            f"{KIND_WORDS[self.kind]} {self.value or '(current)'} …"
-        )
+        kind, value = _(KIND_WORDS[self.kind]), self.value or _("(current)")
+        self.query_one("#reports-period", Static).update(f"{kind} {value} …")
         try:
-            reply = await self.station_app.send_command(m.GetPeriodReport(kind=self.kind, value=self.value))
+            reply = await self.station_app.send_command(
+                m.GetPeriodReport(kind=self.kind, value=self.value, language=language())
+            )
         except (NotConnected, TimeoutError):
             self.notify(_("No answer from the daemon."), severity="error")
             return
