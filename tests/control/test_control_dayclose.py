@@ -4,6 +4,7 @@ records of the day as adjustments, never edits."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import sqlite3
 
@@ -149,3 +150,38 @@ def test_a_sale_in_progress_is_tracked_from_its_start_until_its_record() -> None
     assert sales.started_before(boundary) == {}  # started after the boundary: the next day's
     sales.feed(NozzleStatus("bus1", 1, 1, NozzleState.IDLE, at=boundary + dt.timedelta(seconds=3)))
     assert sales.since == {}
+
+
+async def test_the_day_close_command_speaks_the_language_asked_for_else_the_operators(
+    server, station: Station, operators, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`station day close --print`: the summary and the day's report in Chinese for the station's
+    manager, in English with `--language en`; the same figures."""
+    import io
+    import sys
+
+    from edge.cli import build_parser
+    from edge.commands import day as day_command
+
+    monkeypatch.delenv("STATION_LANGUAGE", raising=False)
+    d1, _ = station.sessions["bus1"]
+    await store(d1, 1, amn=7_500, vol=1_000)
+    await store(d1, 2, amn=2_000, vol=300, unit=0x30)  # bank card
+    online(station)
+
+    def run(*extra: str, day: dt.date) -> int:
+        args = build_parser().parse_args(
+            ["day", "close", day.isoformat(), "--config", str(station.config.path), "--user", "senior1",
+             "--password-stdin", "--print", *extra]
+        )  # fmt: skip
+        monkeypatch.setattr(sys, "stdin", io.StringIO("pw-senior-1\n"))
+        return day_command.run(args)
+
+    assert await asyncio.to_thread(run, day=DAY) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("营业日 2026-11-21 已由 senior1 日结：2 笔，数量 13.00，金额 ¥95.00")
+    assert "日报表  2026-11-21" in out and "银行卡" in out and "按支付方式" in out
+    assert await asyncio.to_thread(run, "--language", "en", day=DAY + dt.timedelta(days=1)) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("business day 2026-11-22 closed by senior1: 0 records, volume 0.00, amount ¥0.00")
+    assert "DAY REPORT  2026-11-22" in out and "(no records)" in out

@@ -122,6 +122,8 @@ def test_close_under_load_survives_sigkill_and_closes_with_every_record(
         "--user",
         "boss",
         "--password-stdin",
+        "--language",
+        "en",  # a field engineer's English (the station's own is Chinese)
     )
 
     station.start_sim(*TRAFFIC)
