@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     close.add_argument("--print", action="store_true", help="print the closed day's report")
     close.add_argument(
         "--language",
-        help="zh_CN or en (default: STATION_LANGUAGE, else the operator's language, else zh_CN)",
+        help="zh_CN or en (default: STATION_LANGUAGE, else the operator's language, else the station's)",
     )
     close.add_argument(
         "--timeout", type=float, default=60.0, help="seconds to wait for the daemon (default 60)"
@@ -88,6 +88,7 @@ async def _close(
     from storage.reports.render import centi, yuan
 
     client = await ControlClient.connect(path, timeout_s)
+    station_language = client.hello.language
     try:
         login = await client.request(m.Login(username=user, password=password), timeout_s)
         if not isinstance(login, m.LoginOk):
@@ -104,7 +105,7 @@ async def _close(
     if not isinstance(reply, m.DayClosed):
         print(f"station day: unexpected answer {reply.TYPE}", file=sys.stderr)
         return EXIT_REFUSED
-    tr = translator(language or "zh_CN")
+    tr = translator(language or station_language or "zh_CN")
     line = tr(
         "business day {day} closed by {who}: {records} records, volume {volume}, amount {amount};"
         " records up to id {last}"

@@ -143,8 +143,13 @@ def dict_rows(
     columns: Sequence[L.Column], items: Iterable[Mapping[str, Any]], tr: Translator = L.ENGLISH
 ) -> Iterator[list[Any]]:
     """Listing items as rows under `columns`; code names (kind, payment …) in `tr`'s words."""
+    keys = [c.key for c in columns]
+    worded = [(i, k) for i, k in enumerate(keys) if k in L.VALUE_COLUMNS]
     for item in items:
-        yield [L.value_words(c.key, item.get(c.key, ""), tr) for c in columns]
+        row = [item.get(k, "") for k in keys]
+        for i, k in worded:
+            row[i] = L.value_words(k, row[i], tr)
+        yield row
 
 
 def report_csv(report: Report, tr: Translator = L.ENGLISH) -> str:
