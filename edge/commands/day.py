@@ -85,7 +85,8 @@ async def _close(
     from edge.control import messages as m
     from edge.control.client import ControlClient
     from protocol.i18n import translator
-    from storage.reports.render import centi, yuan
+    from protocol.words import centi
+    from storage.reports.render import yuan
 
     client = await ControlClient.connect(path, timeout_s)
     station_language = client.hello.language
