@@ -507,8 +507,18 @@ class CardOps:
         done = await self._settle(op, topup.Action.CONFIRM, "the card confirmed the write" +
                                   ("" if result.tac_ok else " (its TAC did not verify)"))  # fmt: skip
         _fault("finished")
-        image = await access.read()
-        return _Outcome(done, f"loaded {amount}: balance {result.balance_after}", await self._view(image))
+        return await self._after_write(access, done, f"loaded {amount}: balance {result.balance_after}")
+
+    async def _after_write(self, access: CardAccess, done: OperationRow, words: str) -> _Outcome:
+        """The card view after a confirmed write; the write stands when the card cannot be read again."""
+        try:
+            image = await access.read()
+        except CardError as exc:
+            log.warning(
+                "desk %s %s confirmed; the card could not be read again: %s", done.kind, done.op_key, exc
+            )
+            return _Outcome(done, f"{words}; the card could not be read again ({exc})", None)
+        return _Outcome(done, words, await self._view(image))
 
     async def _settle(self, op: OperationRow, action: topup.Action, why: str) -> OperationRow:
         current = await store.operation(self.service.db, op.op_key)
@@ -592,9 +602,8 @@ class CardOps:
         _fault("applied")
         done = await self._settle(op, topup.Action.CONFIRM, "the card confirmed the unlock")
         _fault("finished")
-        image = await access.read()
-        return _Outcome(
-            done, f"unlocked: {owed} debited, balance {result.balance_after}", await self._view(image)
+        return await self._after_write(
+            access, done, f"unlocked: {owed} debited, balance {result.balance_after}"
         )
 
     # --- issue and replace ---------------------------------------------------------------------------

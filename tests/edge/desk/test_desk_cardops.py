@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from station_sim.card.slot import TearMode, TearPlan
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from desk_testkit import ANN, BOSS, DeskRig, topup
@@ -185,3 +186,20 @@ async def test_a_card_whose_balance_was_never_known_is_not_replaced(db: Database
     assert old is not None and (old.status, old.replaced_by) == ("lost", None)
     issuer = await (await rig.reader.open()).read_issuer()
     assert issuer.issue_state is IssueState.BLANK  # the new card was not personalised either
+
+
+async def test_a_card_pulled_right_after_the_load_keeps_the_load_confirmed(db: Database) -> None:
+    rig = DeskRig(db)
+    transmit = rig.slot.transmit
+
+    def pull_after_the_credit(apdu: bytes) -> bytes | None:
+        answer = transmit(apdu)
+        if apdu[:2] == b"\x80\x52":  # CREDIT FOR LOAD answered; the card is pulled before the next APDU
+            rig.slot.arm(TearPlan(1, TearMode.BEFORE))
+        return answer
+
+    rig.slot.transmit = pull_after_the_credit  # type: ignore[method-assign]
+    op, words, view = await rig.run(topup(1_000), BOSS)
+    assert op.state.value == "confirmed" and view is None and "could not be read again" in words
+    assert rig.card.state.ep.balance == 51_000
+    assert await store.open_operations(db) == []
