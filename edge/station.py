@@ -20,6 +20,7 @@ from edge.control.convert import alarm_action
 from edge.control.dayclose import DayCloseService
 from edge.core.alarms import AlarmSink
 from edge.core.centre import CentreOutbox, CentreView
+from edge.core.commands import DeviceCommand
 from edge.core.component import Component
 from edge.core.routes import EventRoutes
 from edge.events import AlarmCleared, AlarmRaised, EventBus
@@ -80,6 +81,9 @@ class Station:
     """The attendant's desk (`edge.devices.desk.service.DeskService`), made on first use
     (`edge.devices.desk.kind.station_desk`); its reader with `[desk]`."""
     components: list[Component] = field(default_factory=list)
+    device_commands: dict[str, DeviceCommand] = field(default_factory=dict)
+    """Control-API commands served by components, by request type (`lpg.fill` …), registered when the
+    component is built; the role check and the refusal audit stay with `edge.control.handlers`."""
     """What the daemon runs beside the lines, built by `edge.daemon.open_station` from the registry."""
     started_mono: float = field(default_factory=time.monotonic)
     clock: ClockGuard = field(default_factory=ClockGuard)

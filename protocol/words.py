@@ -128,6 +128,7 @@ ALARM_TEXT: Final = {
     "overfill": N_("A cylinder was over-filled: correct it before it is handed out."),
     "scale_fault": N_("A filling scale failed during a fill: re-weigh the cylinder."),
     "bad_import": N_("A cylinder file was refused: nothing was imported."),
+    "scale_offline": N_("A filling scale does not answer: check its cable and power."),
     "record_damaged": N_("A stored record changed on disk: it is being recovered; call the station manager."),
     "database_damaged": N_("The station database is damaged: call the engineer."),
     "clock_step": N_("The clock jumped: shifts and price changes wait until the time is confirmed."),

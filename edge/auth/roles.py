@@ -32,6 +32,11 @@ that they agree. Requests not listed here need no session (hello, subscribe, log
     desk.reinstate     -       ✓      ✓        -         -
     desk.cylinder      -       ✓      ✓        -         -
     desk.clear         -       ✓      ✓        -         -
+    lpg.store          ✓       ✓      ✓        ✓         ✓
+    lpg.fill           -       ✓      ✓        ✓         -
+    lpg.customer       -       ✓      ✓        ✓         -      (ID number in full: admin, senior)
+    lpg.handout        -       ✓      ✓        ✓         -
+    lpg.return         -       ✓      ✓        ✓         -
 
 Managing another operator (add, lock, unlock, set their password) also needs a higher rank than the
 target's role, except that vendor and admin may manage their own rank: vendor > admin > senior >
@@ -76,6 +81,11 @@ PERMISSIONS: Mapping[str, frozenset[Role]] = {
     "desk.reinstate": frozenset({_A, _S}),
     "desk.cylinder": frozenset({_A, _S}),
     "desk.clear": frozenset({_A, _S}),
+    "lpg.store": frozenset({_V, _A, _S, _O, _R}),
+    "lpg.fill": frozenset({_A, _S, _O}),
+    "lpg.customer": frozenset({_A, _S, _O}),
+    "lpg.handout": frozenset({_A, _S, _O}),
+    "lpg.return": frozenset({_A, _S, _O}),
 }
 
 RANK: Mapping[Role, int] = {_V: 5, _A: 4, _S: 3, _O: 2, _R: 1}

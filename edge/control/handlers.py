@@ -32,6 +32,7 @@ from edge.control.dayclose import DayCloseService, DayNotClosable
 from edge.control.desk import desk_handlers
 from edge.control.desk import error_code as desk_error_code
 from edge.control.shifts import ShiftRequestError, ShiftService
+from edge.core.commands import Actor
 from edge.devices.desk.service import DeskError
 from edge.events import AlarmAcknowledged
 from storage import operators as ops
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
     from edge.station import Station
 
 log = logging.getLogger(__name__)
+
+DEVICE_REQUESTS = frozenset({"lpg.fill", "lpg.customer", "lpg.handout", "lpg.return", "lpg.store"})
+"""Requests served by a device component where it is configured (`Station.device_commands`)."""
 
 READ_ONLY = frozenset(
     {
@@ -140,13 +144,20 @@ class Commands:
                 self.auth.revoke(session.username)
                 return m.Error(code=m.ErrorCode.UNAUTHENTICATED, message=f"{session.username} is locked")
         handler = self._handlers.get(request.TYPE)
-        if handler is None:  # pragma: no cover - every AuthRequest type has a handler (tested)
+        device = self.station.device_commands.get(request.TYPE)
+        if handler is None and device is None and request.TYPE not in DEVICE_REQUESTS:
+            # pragma: no cover - every AuthRequest type has a handler (tested)
             return m.Error(code=m.ErrorCode.UNKNOWN_TYPE, message=f"no handler for {request.TYPE}")
         if not allowed(session.role, request.TYPE):
             await self._audit(session, request.TYPE, Outcome.REFUSED, details={"reason": "role"})
             return m.Error(
                 code=m.ErrorCode.FORBIDDEN, message=f"the {session.role.value} role may not {request.TYPE}"
             )
+        if handler is None:
+            if device is None:
+                return m.Error(code=m.ErrorCode.NOT_FOUND,
+                               message=f"{request.TYPE}: this station has no such device configured")  # fmt: skip
+            return await device(request, Actor(session.username, session.role))
         try:
             return await handler(request, session)
         except (CommandError, ShiftRequestError, LoginRefused) as exc:

@@ -1010,6 +1010,119 @@ DESK_REQUESTS: tuple[type[AuthRequest], ...] = (
 )
 
 
+# --- bottled LPG (served by the LPG component at a station with [lpg]; docs/lpg.md) ----------------
+
+
+@dataclass(frozen=True, slots=True)
+class LpgFill(AuthRequest):
+    """Fill cylinder `barcode` on scale `scale` as the logged-in operator. The reply comes when the fill
+    is refused or started (`wait` false) or when it has ended (`wait` true); the fill runs in the daemon
+    whatever the client does."""
+
+    TYPE: ClassVar[str] = "lpg.fill"
+    barcode: str = ""
+    scale: str = ""
+    wait: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LpgCustomer(AuthRequest):
+    """Look a customer up by ID number or customer card number (the ID number masked unless the role
+    may read it; a full read is audited)."""
+
+    TYPE: ClassVar[str] = "lpg.customer"
+    key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LpgHandout(AuthRequest):
+    """Hand full cylinders out to a customer (refused whole when any cylinder is unfit)."""
+
+    TYPE: ClassVar[str] = "lpg.handout"
+    customer_id: int = 0
+    barcodes: tuple[str, ...] = ()
+    deposit_cents: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LpgReturn(AuthRequest):
+    """Take cylinders back from the customer they were handed to; `residual_kg` by barcode (optional)."""
+
+    TYPE: ClassVar[str] = "lpg.return"
+    customer_id: int = 0
+    barcodes: tuple[str, ...] = ()
+    residual_kg: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LpgStore(AuthRequest):
+    """The cylinder store: counts by state and specification."""
+
+    TYPE: ClassVar[str] = "lpg.store"
+
+
+@dataclass(frozen=True, slots=True)
+class LpgFillResult(Reply):
+    """`status`: refused (`reason`, `code`), filling (started, not waited for), done, overfilled, interrupted."""
+
+    TYPE: ClassVar[str] = "lpg_fill"
+    status: str = ""
+    barcode: str = ""
+    scale: str = ""
+    reason: str = ""
+    code: str = ""
+    fill_id: int | None = None
+    tare_kg: float | None = None
+    target_kg: float | None = None
+    gross_kg: float | None = None
+    net_kg: float | None = None
+    operator: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LpgCustomerView(Reply):
+    TYPE: ClassVar[str] = "lpg_customer"
+    customer_id: int = 0
+    name: str = ""
+    id_number: str = ""
+    """Masked (`110101********1234`) unless the role may read it in full."""
+    kind: str = ""
+    phone: str = ""
+    gas_address: str = ""
+    last_safety_check: str = ""
+    warning: str = ""
+    """The customer's safety inspection overdue (with the days) or missing; '' when in order."""
+    cylinders_out: tuple[str, ...] = ()
+    """The cylinders this customer holds now."""
+
+
+@dataclass(frozen=True, slots=True)
+class LpgReceipt(Reply):
+    TYPE: ClassVar[str] = "lpg_receipt"
+    receipt: str = ""
+    customer_id: int = 0
+    direction: str = ""
+    """`out` (hand-out) or `in` (return)."""
+    barcodes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    net_kg: float = 0.0
+    residual_kg: float = 0.0
+    deposit_cents: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LpgStoreRow:
+    state: str
+    spec: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class LpgStoreView(Reply):
+    TYPE: ClassVar[str] = "lpg_store"
+    rows: tuple[LpgStoreRow, ...] = ()
+
+
 EVENT_TYPES: tuple[type[Message], ...] = (
     Hello,
     Nozzle,
@@ -1040,6 +1153,10 @@ REPLY_TYPES: tuple[type[Reply], ...] = (
     Audit,
     Totals,
     DeskResult,
+    LpgFillResult,
+    LpgCustomerView,
+    LpgReceipt,
+    LpgStoreView,
 )
 REQUEST_TYPES: tuple[type[Request], ...] = (
     Subscribe,
@@ -1065,6 +1182,11 @@ REQUEST_TYPES: tuple[type[Request], ...] = (
     UnlockOperator,
     GetAudit,
     *DESK_REQUESTS,
+    LpgFill,
+    LpgCustomer,
+    LpgHandout,
+    LpgReturn,
+    LpgStore,
 )
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls for cls in (*EVENT_TYPES, *REPLY_TYPES, *REQUEST_TYPES)
