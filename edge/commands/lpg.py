@@ -1,4 +1,5 @@
-"""`station lpg import|export|store`: the LPG cylinder registry from and to CSV, and the store's counts.
+"""`station lpg import|export|store`: the LPG cylinder registry from and to CSV, and the store's counts;
+`station lpg fill|customer|handout|return` go through the running daemon (`edge.commands.lpg_daemon`).
 
 Layer: edge (CLI shell over `edge.devices.lpg.registry`).
 
@@ -21,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 NAME = "lpg"
-HELP = "LPG cylinder registry: import or export CSV, show the store by state and specification."
+HELP = "LPG: cylinder registry import/export, the store; fills and the counter through the daemon."
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -39,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     store.add_argument("--json", action="store_true")
     for p in (imp, exp, store):
         p.add_argument("--config", type=Path, default=Path("station.toml"), help="station TOML configuration")
+    from edge.commands import lpg_daemon
+
+    lpg_daemon.add_parsers(sub)
 
 
 def _fail(message: str, problems: list[str] | None = None, status: int = EXIT_REFUSED) -> int:
@@ -49,6 +53,10 @@ def _fail(message: str, problems: list[str] | None = None, status: int = EXIT_RE
 
 
 def run(args: argparse.Namespace) -> int:
+    from edge.commands import lpg_daemon
+
+    if args.action in lpg_daemon.ACTIONS:
+        return lpg_daemon.run(args)
     from edge.config import ConfigError, load_config
     from edge.devices.lpg.errors import BadCylinderFile, BadLpgConfig
     from edge.devices.lpg.specs import parse_settings

@@ -354,3 +354,13 @@ async def test_admin_cannot_create_a_vendor(
     )
     assert isinstance(reply, m.Error) and reply.code == m.ErrorCode.FORBIDDEN
     assert await OperatorStore(station.db).get("vendor2") is None
+
+
+async def test_device_commands_at_a_station_without_that_device(
+    server: ControlServer, operators, connect: Callable[[], Awaitable[ControlClient]]
+) -> None:
+    client = await connect()
+    login = await client.request(m.Login(username=username_of(m.Role.OPERATOR), password=password_of(m.Role.OPERATOR)))
+    assert isinstance(login, m.LoginOk)
+    reply = await client.request(m.LpgStore(token=login.token))
+    assert isinstance(reply, m.Error) and reply.code == m.ErrorCode.NOT_FOUND and "lpg.store" in reply.message

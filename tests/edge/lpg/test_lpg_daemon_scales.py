@@ -303,3 +303,42 @@ def test_bad_scale_tables_are_named(tmp_path: Path, scales: str, words: str) -> 
     with pytest.raises(ConfigError) as info:
         configure(load_config(path))
     assert any(words in p and "lpg.scales[" in p for p in info.value.problems), info.value.problems
+
+
+async def test_cli_fill_customer_handout_return_through_the_daemon(
+    hall: Hall, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+    import json
+
+    from edge.cli import main
+
+    async with hall.station.db.transaction() as tx:
+        cid = await add_customer_in(tx, CustomerRow(0, CustomerKind.RESIDENT, "李四", "110101198001011111", "",
+                                                    "139", "B路2号", "B路2号", "C-009",
+                                                    TODAY - dt.timedelta(days=30)), now=utc_now())  # fmt: skip
+
+    async def cli(*argv: str, password: str = password_of(m.Role.OPERATOR)) -> tuple[int, str, str]:
+        monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
+        code = await asyncio.to_thread(main, ["lpg", *argv, "--socket", str(hall.server.path), "--user",
+                                              username_of(m.Role.OPERATOR), "--password-stdin"])  # fmt: skip
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    hall.sims["S1"].place(16.2)
+    code, out, _ = await cli("fill", "OK-1", "--scale", "S1", "--json")
+    reply = json.loads(out)
+    assert code == 0 and reply["type"] == "lpg_fill" and reply["status"] == "done" and reply["operator"] == "operator1"
+    assert abs(reply["gross_kg"] - hall.sims["S1"].ledger[-1].final_gross_kg) <= 0.01
+    code, _, err = await cli("fill", "LATE-1", "--scale", "S1")
+    assert code == 2 and "overdue" in err
+    code, out, _ = await cli("customer", "C-009")
+    assert code == 0 and "110101********1111" in out and "李四" in out
+    code, _, err = await cli("handout", str(cid), "OK-1", "SCRAP-1")
+    assert code == 2 and "SCRAP-1" in err and "scrapped" in err
+    code, out, _ = await cli("handout", str(cid), "OK-1", "--json")
+    assert code == 0 and json.loads(out)["direction"] == "out"
+    code, out, _ = await cli("return", str(cid), "OK-1", "--residual", "OK-1=0.3", "--json")
+    assert code == 0 and json.loads(out)["residual_kg"] == pytest.approx(0.3)
+    code, _, err = await cli("customer", "C-009", password="wrong")
+    assert code == 2 and "login refused" in err
