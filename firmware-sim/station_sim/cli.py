@@ -24,6 +24,7 @@ from edge.devices.tanks.config import TanksConfig
 from edge.devices.tanks.errors import BadTankConfig
 from station_sim.errors import ScenarioError, SettingsError, SimError
 from station_sim.port import TRACE
+from station_sim.scale_hall import scale_settings
 from station_sim.settings import DEFAULT_MIX, resolve
 from station_sim.sim import EXIT_FAILURE, EXIT_USAGE, Simulator
 from station_sim.tanks import tank_setup
@@ -79,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
         const=False,
         help="do not play the tank consoles of [tanks] (real consoles are connected)",
     )
+    a(
+        "--no-scales",
+        dest="scales",
+        action="store_const",
+        const=False,
+        help="do not play the filling scales of [[lpg.scales]] (real scales are connected)",
+    )
     a("--corrupt-rate", type=float, help="probability that a byte the dispenser sends is corrupted")
     a("--drop-rate", type=float, help="probability that a frame the dispenser would send is not sent")
     a("--late-rate", type=float, help="probability that an answer is held back beyond the reply timeout")
@@ -132,6 +140,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BadTankConfig as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    try:
+        scales = scale_settings(config) if settings.scales else None
+    except ValueError as exc:  # BadLpgConfig: every problem of [lpg] named
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
     scenario = None
     if settings.scenario is not None:
         from station_sim.scenario import load_scenario
@@ -142,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(exc, file=sys.stderr)
             return EXIT_USAGE
     try:
-        return asyncio.run(_run(config, settings, scenario, tanks))
+        return asyncio.run(_run(config, settings, scenario, tanks, scales))
     except SimError as exc:
         logging.getLogger("station_sim").error("%s", exc)
         return EXIT_FAILURE
@@ -150,8 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-async def _run(config: Any, settings: Any, scenario: Any, tanks: TanksConfig | None) -> int:
-    sim = Simulator(config, settings, scenario, tanks=tanks)
+async def _run(config: Any, settings: Any, scenario: Any, tanks: TanksConfig | None, scales: Any) -> int:
+    sim = Simulator(config, settings, scenario, tanks=tanks, scales=scales)
     return await sim.run()
 
 

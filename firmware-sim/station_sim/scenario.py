@@ -48,6 +48,7 @@ from station_sim.cards import (
 )
 from station_sim.device import Decision, DeviceError
 from station_sim.errors import ScenarioError
+from station_sim.scale_hall import ScaleScript, parse_scale_section
 from station_sim.tank_scenario import TankEvent, parse_tank_section
 from station_sim.tank_scenario import play as play_tank_events
 from station_sim.tanks import TankStart, tank_numbers
@@ -161,6 +162,8 @@ class Scenario:
     steps: list[Step] = field(default_factory=list)
     tank_starts: list[TankStart] = field(default_factory=list)
     tank_events: list[TankEvent] = field(default_factory=list)
+    scales: list[ScaleScript] = field(default_factory=list)
+    """Scripts of the station's filling scales (`[[scales]]`, station_sim.scale_hall)."""
 
     async def run(self, sim: Simulator) -> None:
         """Add the cards to the pool and play the timeline."""
@@ -479,8 +482,8 @@ def parse_scenario(doc: dict[str, Any], path: Path, config: Config) -> Scenario:
     """Validate a parsed scenario document; `ScenarioError` lists every problem."""
     p = _Problems(path.name)
     for key in doc:
-        if key not in ("cards", "timeline", "tanks", "tank_events"):
-            p.add(key, "unknown key (expected [[cards]], [[timeline]], [[tanks]] and [[tank_events]])")
+        if key not in ("cards", "timeline", "tanks", "tank_events", "scales"):
+            p.add(key, "unknown key (expected [[cards]], [[timeline]], [[tanks]], [[tank_events]] and [[scales]])")
     cards: list[Card] = []
     raw_cards = doc.get("cards", [])
     if not isinstance(raw_cards, list):
@@ -506,9 +509,19 @@ def parse_scenario(doc: dict[str, Any], path: Path, config: Config) -> Scenario:
         path.name, doc.get("tanks", []), doc.get("tank_events", []), tank_numbers(config)
     )
     p.items.extend(tank_problems)
+    scales: list[ScaleScript] = []
+    if "scales" in doc:
+        scales, problems = parse_scale_section(path.name, doc["scales"], _scale_names(config))
+        p.items.extend(problems)
     if p.items:
         raise ScenarioError(p.items)
-    return Scenario(path, cards, steps, tank_starts, tank_events)
+    return Scenario(path, cards, steps, tank_starts, tank_events, scales)
+
+
+def _scale_names(config: Config) -> list[str]:
+    table = config.extra.get("lpg")
+    raw = table.get("scales", []) if isinstance(table, dict) else []
+    return [str(s.get("name")) for s in raw if isinstance(s, dict)] if isinstance(raw, list) else []
 
 
 def load_scenario(path: Path, config: Config) -> Scenario:

@@ -50,6 +50,8 @@ class Settings:
     tanks: bool = True
     """Play the tank consoles of the station's `[tanks]` table (false: real consoles are connected)."""
     """Pace frames at the line's baud rate."""
+    scales: bool = True
+    """Play the filling scales of the station's `[[lpg.scales]]` (false: real scales are connected)."""
     corrupt_rate: float = 0.0
     drop_rate: float = 0.0
     late_rate: float = 0.0
@@ -144,7 +146,7 @@ def _convert(name: str, raw: Any, rel: Path) -> Any:
         return parse_mix(raw)
     if name == "decides_everything_locally":
         return _places(raw)
-    if name in ("exit_when_acked", "wire_time", "tanks"):
+    if name in ("exit_when_acked", "wire_time", "tanks", "scales"):
         if not isinstance(raw, bool):
             raise ValueError("must be true or false")
         return raw

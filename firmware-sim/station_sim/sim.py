@@ -28,6 +28,7 @@ from station_sim.ledger import Ledger
 from station_sim.multidrop import MultiDropRunner
 from station_sim.p2p import PointToPointRunner
 from station_sim.port import LineTiming, Port
+from station_sim.scale_hall import ScaleHall
 from station_sim.settings import Settings
 from station_sim.slot import Slot
 from station_sim.state import StateStore
@@ -56,7 +57,13 @@ class LineRun:
 
 class Simulator:
     def __init__(
-        self, config: Config, settings: Settings, scenario: Any = None, *, tanks: TanksConfig | None = None
+        self,
+        config: Config,
+        settings: Settings,
+        scenario: Any = None,
+        *,
+        tanks: TanksConfig | None = None,
+        scales: Any = None,
     ) -> None:
         self.config = config
         self.settings = settings
@@ -83,6 +90,13 @@ class Simulator:
                 wire_time=settings.wire_time,
             )
             if tanks is not None
+            else None
+        )
+        # scales: the station's `[lpg]` settings with its [[lpg.scales]] (station_sim.scale_hall.scale_settings)
+        scripts = scenario.scales if scenario is not None else []
+        self.scales = (
+            ScaleHall(scales, self.ledger.write, scripts, wire_time=settings.wire_time, seed=self.seed)
+            if scales is not None
             else None
         )
         for line in config.lines:
@@ -310,6 +324,8 @@ class Simulator:
             await self._open_lines()
             if self.tanks is not None:
                 await self.tanks.start()
+            if self.scales is not None:
+                await self.scales.start()
             self._start_event()
             try:
                 async with asyncio.TaskGroup() as tg:
@@ -336,6 +352,8 @@ class Simulator:
         self._transports.clear()
         if self.tanks is not None:
             await self.tanks.stop()
+        if self.scales is not None:
+            await self.scales.stop()
         self.ledger.event(
             "stop",
             records=self.production.records,

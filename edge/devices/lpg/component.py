@@ -59,6 +59,7 @@ class LpgComponent:
         interrupted = await self.fills.recover()
         if interrupted:
             log.warning("lpg: %d fill(s) left open by a stop recorded as interrupted", len(interrupted))
+            await self.hall.stop_valves({r.scale for r in interrupted})
         await self.hall.run()  # until the daemon stops (cancellation)
 
 

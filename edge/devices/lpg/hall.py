@@ -34,6 +34,7 @@ from edge.devices.lpg.specs import LpgSettings, ScaleSettings
 from edge.devices.modbus import LinkSettings, ModbusFailure, ModbusLink
 from edge.events import EventBus
 from protocol.modbus_map import RegisterValueError
+from protocol.scale_maps import ScaleCommand
 from storage import lpg
 from storage.alarms import Severity
 from storage.clock import utc_now
@@ -117,6 +118,20 @@ class FillingHall:
             self._tg = None
             for link in self.links.values():
                 link.close()
+
+    async def stop_valves(self, names: set[str]) -> None:
+        """Best effort, at start: a stop command to the scales whose fill a stopped controller left open
+        (their valve may still be open)."""
+        for name in sorted(names):
+            scale = self.scales.get(name)
+            if scale is None:
+                continue
+            try:
+                async with asyncio.timeout(max(2.0, 4 * scale.settings.timeout_s)):
+                    await scale.command(ScaleCommand.STOP)
+                log.warning("scale %s: stop sent (its fill was left open by a stop)", name)
+            except (ModbusFailure, TimeoutError) as exc:
+                log.error("scale %s: cannot send the stop for the fill left open: %s", name, exc)
 
     async def _poll(self, scale: LiveScale) -> None:
         while True:
