@@ -12,8 +12,10 @@ Targets: daemon < 25 % of one core, peak RSS < 150 MB, event-loop lag p99 < 20 m
 < 20 ms. Printed, never asserted.
 
 The station is built from `PARTS`. The tank probes are the demo's three tanks on two simulated consoles
-(Modbus RTU on a pty, played by the same simulator run). The attendant's desk reader and the LPG scales
-are listed without a configuration yet: when their component runs in the daemon, their part gets its
+(Modbus RTU on a pty, played by the same simulator run). The LPG part is two filling scales (the default
+and the vendor map) on one 9600-baud Modbus RTU pty line, played by the same simulator run and polled by
+the daemon's LPG component once a second each. The attendant's desk reader is listed without a
+configuration yet: when its component runs in the daemon, its part gets its
 configuration (and whatever it needs started: vpcd, a Modbus server) and the busy hour includes it.
 """
 
@@ -74,6 +76,17 @@ def _lines(folder: Path) -> str:
     return "\n".join(out) + "\n"
 
 
+def _scales(folder: Path) -> str:
+    """Two filling scales on one RTU line (`[[lpg.scales]]`, docs/lpg.md), idle-polled every second."""
+    out = ["[lpg]"]
+    for i, scale_map in enumerate(("station-scale-v1", "float-swapped")):
+        out += [
+            "[[lpg.scales]]", f'name = "S{i + 1}"', f'url = "{folder}/tty-scales"', f"device_id = {i + 1}",
+            f'map = "{scale_map}"', f"baud = {BAUD}", "poll_s = 1.0",
+        ]  # fmt: skip
+    return "\n".join(out) + "\n"
+
+
 def _start_broker(folder: Path) -> Callable[[], None]:
     broker = Mosquitto(folder / "broker", users={STATION_ID: drain.PASSWORD})
     broker.start()
@@ -91,7 +104,7 @@ PARTS: tuple[Part, ...] = (
     Part("dispensers", _lines),
     Part("uplink", _uplink, _start_broker),
     Part("desk", missing="the desk reader is not run by the daemon yet"),
-    Part("scales", missing="the LPG scales are not run by the daemon yet"),
+    Part("scales", _scales),
     Part("tanks", lambda folder: tanks_config_text(folder)),
 )
 
@@ -177,7 +190,7 @@ def measure(folder: Path, seconds: float, rate: float) -> dict[str, Any]:
                 stdout=sim_log, stderr=subprocess.STDOUT,
             )
         )  # fmt: skip
-        links = [folder / f"tty-bus{i + 1}" for i in range(LINES)] + [folder / "tty-tanks"]
+        links = [folder / f"tty-bus{i + 1}" for i in range(LINES)] + [folder / "tty-tanks", folder / "tty-scales"]
         deadline = time.monotonic() + 30
         while not all(link.exists() for link in links):
             if time.monotonic() > deadline:
