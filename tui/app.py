@@ -34,6 +34,7 @@ from tui.client import Batch, Connected, Disconnected, FeedClient, FeedItem, Not
 from tui.i18n import N_, _, next_language, set_language, translate_bindings
 from tui.model import Changes, StationModel
 from tui.screens.login import LoginScreen
+from tui.screens.lpg import FillingScreen
 from tui.screens.main import MainScreen
 
 STOP_GRACE_S = 2.0
@@ -147,9 +148,9 @@ class StationApp(App[None]):
                         _merge(changes, new)
         if changes:
             for screen in self.screen_stack:
-                # A main screen still being built (a language switch recomposes it) draws everything from
+                # A screen still being built (a language switch recomposes it) draws everything from
                 # the model in its own on_mount: until then it has no widgets to update.
-                if isinstance(screen, MainScreen) and screen.is_mounted:
+                if isinstance(screen, MainScreen | FillingScreen) and screen.is_mounted:
                     screen.apply(changes)
             if changes.devices:
                 self._desk_devices(changes.devices)

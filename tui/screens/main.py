@@ -57,6 +57,9 @@ ACTION_PERMISSIONS = {
     "reports": "get_period_report",
 }
 
+LPG_PERMISSIONS = {"filling": "lpg.fill", "counter": "lpg.customer", "store": "lpg.store"}
+"""The LPG views (shown at a station with `[lpg]`) and the command each needs."""
+
 
 class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -67,6 +70,9 @@ class MainScreen(Screen[None]):
         Binding("t", "read_totals", N_("Totals")),
         Binding("p", "reports", N_("Reports"), show=False),
         Binding("k", "desk", N_("Desk"), show=False),
+        Binding("g", "lpg('filling')", N_("Filling")),
+        Binding("u", "lpg('counter')", N_("Counter")),
+        Binding("s", "lpg('store')", N_("Store")),
         Binding("ctrl+l", "logout", N_("Logout")),
         Binding("f2", "app.switch_language", N_("中文"), show=False),  # shown in the status bar
         Binding("ctrl+q", "app.quit", N_("Quit")),
@@ -83,6 +89,8 @@ class MainScreen(Screen[None]):
     """The devices tab is shown (it stays hidden until a device reports)."""
     _tanks_shown = False
     """The tanks tab is shown (it stays hidden until a tank reports)."""
+    _lpg = False
+    """The station has `[lpg]` (the daemon answers `lpg.store`, or a scale reported): LPG keys shown."""
     _lines_stale = False
     """The line diagnostics changed while their tab was hidden."""
 
@@ -120,6 +128,21 @@ class MainScreen(Screen[None]):
         self.query_one(TabbedContent).hide_tab(DEVICES_TAB)
         self.query_one(TabbedContent).hide_tab(TANKS_TAB)
         self.apply(Changes(everything=True))
+        self.probe_lpg()
+
+    @work(group="lpg-probe")
+    async def probe_lpg(self) -> None:
+        """Is this an LPG station? (`lpg.store` answered: yes; `not_found`: no `[lpg]` there.)"""
+        try:
+            reply = await self.station_app.send_command(m.LpgStore())
+        except (NotConnected, TimeoutError):
+            return
+        self._set_lpg(isinstance(reply, m.LpgStoreView))
+
+    def _set_lpg(self, present: bool) -> None:
+        if present and not self._lpg:
+            self._lpg = True
+            self.refresh_bindings()
 
     # --- drawing ----------------------------------------------------------------------------------
 
@@ -174,6 +197,8 @@ class MainScreen(Screen[None]):
         elif changes.decisions:
             decisions.show(changes.decisions)
         if everything or changes.devices:
+            if any(d.kind == "scale" for d in model.devices.values()):
+                self._set_lpg(True)
             if model.devices and not self._devices_shown:
                 self._devices_shown = True
                 self.query_one(TabbedContent).show_tab(DEVICES_TAB)
@@ -197,6 +222,11 @@ class MainScreen(Screen[None]):
     # --- actions ----------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "lpg":
+            if not self._lpg:
+                return False  # not an LPG station: the keys are not shown
+            needed = LPG_PERMISSIONS.get(str(parameters[0]) if parameters else "", "lpg.store")
+            return True if self.station_app.may(needed) else None
         command = ACTION_PERMISSIONS.get(action)
         if command is None:
             return True
@@ -264,6 +294,13 @@ class MainScreen(Screen[None]):
         from tui.screens.desk import DeskScreen
 
         self.app.push_screen(DeskScreen(self.station_app.report_dir))
+
+    def action_lpg(self, view: str) -> None:
+        from tui.screens.lpg import CounterScreen, FillingScreen, StoreScreen
+
+        screens = {"filling": FillingScreen, "counter": CounterScreen, "store": StoreScreen}
+        if self._lpg and view in screens:
+            self.app.push_screen(screens[view]())
 
     def action_read_totals(self) -> None:
         self.command(m.ReadTotals(), _("Totals read"), tab="shift")

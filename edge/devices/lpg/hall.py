@@ -114,6 +114,7 @@ class FillingHall:
                 self._tg = tg
                 for scale in self.scales.values():
                     tg.create_task(self._poll(scale), name=f"scale {scale.name}")
+                await asyncio.Event().wait()  # fills run here too: until the daemon stops (cancellation)
         finally:
             self._tg = None
             for link in self.links.values():

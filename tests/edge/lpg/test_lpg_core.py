@@ -157,5 +157,6 @@ def test_scale_maps_from_the_lpg_table() -> None:
     del table["scale_maps"]["broken"]
     s = parse_settings(table)
     assert s.scale_maps["acme"].resolution_kg == 0.005 and "station-scale-v1" in s.scale_maps
-    with pytest.raises(BadLpgConfig, match=r"lpg\.scales: unknown key"):
-        parse_settings({"scales": []})
+    with pytest.raises(BadLpgConfig, match=r"lpg\.scalez: unknown key"):
+        parse_settings({"scalez": []})
+    assert parse_settings({"scales": []}).scales == ()
