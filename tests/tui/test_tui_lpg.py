@@ -83,3 +83,30 @@ async def test_filling_counter_and_store_screens(hall: Hall) -> None:  # noqa: F
         assert row[0] == "YSP-15" and row[3] == "1"  # FULL-1 at the customer
         assert "at customer" in screen_text(app)
         assert any(isinstance(s, MainScreen) for s in app.screen_stack)
+
+
+async def test_the_filling_and_store_screens_in_chinese(hall: Hall) -> None:  # noqa: F811
+    app = make_app(hall.server.path, language="zh_CN")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await login(pilot, "operator1", "pw-operator-1")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        await until(pilot, lambda: main._lpg and "充装" in screen_text(app))
+        await pilot.press("g")
+        await until(pilot, lambda: isinstance(app.screen, FillingScreen))
+        filling = app.screen
+        await until(pilot, lambda: len(filling.query_one(ScalesTable).rows) == 2, 60)
+        filling.query_one("#lpg-barcode", Input).value = "SCRAP-1"
+        filling.query_one("#lpg-scale", Input).value = "S2"
+        await pilot.click("#lpg-barcode")
+        await pilot.press("enter")
+        await until(pilot, lambda: "拒绝" in screen_text(app) and "SCRAP-1" in screen_text(app), 60)
+        assert "重量 kg" in screen_text(app) and "目标 kg" in screen_text(app)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, StoreScreen))
+        await until(pilot, lambda: app.screen.query_one(StoreTable).row_count >= 3, 30)
+        text = screen_text(app)
+        assert "规格" in text and "满瓶" in text and "合计" in text

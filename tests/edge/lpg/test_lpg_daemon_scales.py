@@ -133,15 +133,15 @@ async def hall() -> AsyncIterator[Hall]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-async def scale_states(client: ControlClient, scale: str, until: str) -> list[m.Device]:
-    """The `device` messages of `scale` up to the first in state `until`."""
+async def scale_states(client: ControlClient, scale: str, until: str, barcode: str | None = None) -> list[m.Device]:
+    """The `device` messages of `scale` up to the first in state `until` (for cylinder `barcode`)."""
     seen: list[m.Device] = []
     async with asyncio.timeout(60):
         while True:
             event = await client.next_event(60)
             if isinstance(event, m.Device) and event.kind == "scale" and event.device == scale:
                 seen.append(event)
-                if event.state == until:
+                if event.state == until and barcode in (None, event.fields.get("barcode")):
                     return seen
 
 
@@ -180,7 +180,7 @@ async def test_fills_through_the_control_api_rtu_and_tcp(hall: Hall) -> None:
         reply = await client.request(m.LpgFill(token=token, barcode=barcode, scale="S1"), 30)
         assert isinstance(reply, m.LpgFillResult) and reply.status == "refused", reply
         assert words in reply.reason, reply
-        refused = await scale_states(watcher, "S1", "refused")
+        refused = await scale_states(watcher, "S1", "refused", barcode)
         assert refused[-1].fields["barcode"] == barcode and words in str(refused[-1].fields["message"])
     assert len(hall.sims["S1"].ledger) == 1
     audit = [(r.action, r.outcome.value, r.target) for r in await AuditLog(hall.station.db).recent(20)]
