@@ -90,7 +90,7 @@ class MainScreen(Screen[None]):
     _tanks_shown = False
     """The tanks tab is shown (it stays hidden until a tank reports)."""
     _lpg = False
-    """The station has `[lpg]` (the daemon answers `lpg.store`, or a scale reported): LPG keys shown."""
+    """The station has LPG scales (a `scale` device reported): the LPG keys are shown."""
     _lines_stale = False
     """The line diagnostics changed while their tab was hidden."""
 
@@ -128,16 +128,6 @@ class MainScreen(Screen[None]):
         self.query_one(TabbedContent).hide_tab(DEVICES_TAB)
         self.query_one(TabbedContent).hide_tab(TANKS_TAB)
         self.apply(Changes(everything=True))
-        self.probe_lpg()
-
-    @work(group="lpg-probe")
-    async def probe_lpg(self) -> None:
-        """Is this an LPG station? (`lpg.store` answered: yes; `not_found`: no `[lpg]` there.)"""
-        try:
-            reply = await self.station_app.send_command(m.LpgStore())
-        except (NotConnected, TimeoutError):
-            return
-        self._set_lpg(isinstance(reply, m.LpgStoreView))
 
     def _set_lpg(self, present: bool) -> None:
         if present and not self._lpg:
