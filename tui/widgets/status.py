@@ -51,7 +51,7 @@ class StatusBar(Static):
                 parts.append(" ")
             parts.append(f"{who} ({role_word(session.operator.role.value)}) ")
         if session is None or not model.loaded:
-            self._show(Content.assemble(*parts))
+            self.update(Content.assemble(*parts))
             return
         if model.shift is not None:
             parts.append(_("│ shift #{id} ").format(id=model.shift.id))
@@ -63,14 +63,4 @@ class StatusBar(Static):
             parts.append((alarms, "bold"))
         switch = _("中文")  # the language switch (this screen's footer is full)
         parts.append(f"│ f2 {switch}")
-        self._show(Content.assemble(*parts))
-
-    _shown: Content | None = None
-
-    def _show(self, content: Content) -> None:
-        """Repaint only when the text changed: the bar is redrawn with every batch of events, and an
-        update that changes nothing would still cost the screen a layout pass."""
-        if content == self._shown:
-            return
-        self._shown = content
-        self.update(content)
+        self.update(Content.assemble(*parts))
