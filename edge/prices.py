@@ -32,7 +32,8 @@ from edge.config import Config
 from edge.core.alarms import AlarmSink
 from protocol.downloads import PriceRecord, PriceTable
 from protocol.record import TransactionRecord, TxKind
-from storage.prices import CONFIG_PRICE_VERSION, PriceFileError, PriceSchedule, PriceStore, resolve_tables
+from storage.pricefile import PriceFileError
+from storage.prices import CONFIG_PRICE_VERSION, PriceSchedule, PriceStore, resolve_tables
 
 __all__ = [
     "CONFIG_EFFECTIVE",

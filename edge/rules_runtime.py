@@ -55,7 +55,8 @@ from storage.decisions import DecisionLog
 from storage.greys import RemoteGreyStore
 from storage.journal import Journal
 from storage.lists import ListImportError, ListStore, ListStoreError, ListVersionError
-from storage.prices import PriceFileError, PriceStore, PriceVersionError, read_price_file
+from storage.pricefile import PriceFileError, read_price_file
+from storage.prices import PriceStore, PriceVersionError
 from storage.rulefiles import RuleFileError, read_calendar_file, read_grey_file
 
 __all__ = [

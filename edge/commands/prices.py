@@ -5,7 +5,7 @@ Layer: edge (CLI shell over `storage.prices`, `edge.prices` and `edge.spool`).
     station prices import FILE [--config FILE] [--wait-s S]
     station prices show [--config FILE] [--json]
 
-The file format (TOML or JSON) is in `storage.prices` and docs/rules.md. The file is checked completely
+The file format (TOML or JSON) is in `storage.pricefile` and docs/rules.md. The file is checked completely
 against the configuration first (every problem printed with file, line and key; exit 2, nothing
 changes); then it goes to the running daemon through the inbox, or is stored directly when no daemon
 runs. The daemon advertises the new version at its effective time; dispensers download it and confirm
@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from edge.prices import PriceScheduler
     from edge.rules_runtime import apply_prices
-    from storage.prices import PriceFileError, PriceStore, read_price_file
+    from storage.pricefile import PriceFileError, read_price_file
+    from storage.prices import PriceStore
 
     command = "prices import"
     config = load(command, args.config)

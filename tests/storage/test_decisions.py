@@ -15,7 +15,7 @@ from storage.counters import CounterStore
 from storage.db import Database
 from storage.decisions import DecisionLog, StoredDecision
 from storage.journal import Journal
-from storage.prices import PriceFileError, read_price_file
+from storage.pricefile import PriceFileError, read_price_file
 from storage.rulefiles import RuleFileError, read_calendar_file, read_grey_file
 
 DAY = dt.datetime(2024, 5, 1, 9, 0)
