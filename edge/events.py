@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from storage.shifts import ShiftRow
+from storage.shift_rows import ShiftRow
 
 DEFAULT_QUEUE_LIMIT = 2000
 

@@ -31,7 +31,8 @@ from edge.events import (
 )
 from storage.alarms import Alarm as StoredAlarm
 from storage.recent import recent_records
-from storage.shifts import ShiftRow, shift_view
+from storage.shift_report import shift_view
+from storage.shift_rows import ShiftRow
 
 if TYPE_CHECKING:
     from edge.config import Config

@@ -1,6 +1,6 @@
 """Shift operations of the control API: read the totalizers, open, close / hand over, report.
 
-Layer: edge (service; the rows and the report are `storage.shifts`). A handover reads the nozzle volume
+Layer: edge (service; the rows and the report are `storage.shifts`, `storage.shift_build` and `storage.shift_render`). A handover reads the nozzle volume
 totals (0x38) of every online dispenser through its session (`request_read(TotalsRead())`, answered on
 the next poll), waits up to `totals_wait_s` for the answers, and falls back to the last stored reading
 for a dispenser that is offline or does not answer (the report says so per nozzle). Closing a shift
@@ -32,20 +32,10 @@ from storage.audit import append_in
 from storage.clock import Clock, utc_now
 from storage.db import Tx
 from storage.outbox import enqueue_in
-from storage.shifts import (
-    ENGLISH,
-    NozzleRef,
-    Reading,
-    ShiftError,
-    ShiftReport,
-    ShiftRow,
-    ShiftStore,
-    close_in,
-    open_in,
-    render,
-    report_from_json,
-    report_json,
-)
+from storage.shift_render import ENGLISH, render
+from storage.shift_report import ShiftReport, report_from_json, report_json
+from storage.shift_rows import NozzleRef, Reading, ShiftRow
+from storage.shifts import ShiftError, ShiftStore, close_in, open_in
 
 if TYPE_CHECKING:
     from edge.session import DispenserSession

@@ -20,7 +20,8 @@ from protocol.messages import NozzleTotal, Totals
 from storage.audit import AuditLog
 from storage.clock import utc_now
 from storage.errors import StorageError
-from storage.shifts import REPORT_WIDTH, ShiftStore
+from storage.shift_render import REPORT_WIDTH
+from storage.shifts import ShiftStore
 
 
 async def login(client: ControlClient, username: str = "operator1", password: str = "pw-operator-1") -> str:

@@ -153,10 +153,11 @@ def canned_period_report(kind: str, value: str) -> m.PeriodReport:
 def canned_report(
     shift_id: int, by: str, handed_to: str, *, final: bool = True, language: str = ""
 ) -> m.ShiftReport:
-    """A handover report rendered by the real renderer (`storage.shifts`), as the daemon sends it (in
+    """A handover report rendered by the real renderer (`storage.shift_render`), as the daemon sends it (in
     the language asked for)."""
     from protocol.i18n import translator
-    from storage import shifts as sh
+    from storage import shift_report as sh
+    from storage.shift_render import render
 
     cash = sh.ReportPayment("cash", 3, 2_500, 18_750)
     card = sh.ReportPayment("bank_card", 2, 2_000, 15_000)
@@ -172,7 +173,7 @@ def canned_report(
     report = sh.ShiftReport(view, T, final, nozzles, employees, (card, cash), 5, 4_500, 33_750, 1, 0)
     tr = translator(language or "en")
     title = tr("Station {id}").format(id="DEMO-0001") + " — Demo station"
-    return m.from_json(m.ShiftReport, sh.report_json(sh.render(report, tr, title=title)))
+    return m.from_json(m.ShiftReport, sh.report_json(render(report, tr, title=title)))
 
 
 @dataclass(eq=False)
