@@ -35,15 +35,16 @@ import secrets
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from edge.auth.service import AuthService, Challenge, LoginRefused
+from edge.auth.service import AuthService
 from edge.control import messages as m
 from edge.control.convert import Products, build_snapshot, decision_message
-from edge.control.handlers import Commands, login_ok
+from edge.control.handlers import Commands
+from edge.control.login import LoginFlow
 from edge.control.shifts import TOTALS_WAIT_S, ShiftService
 from edge.decisions import card_decision
 from edge.events import CardDecision, CardPresented, SaleStored, Subscription
@@ -140,6 +141,7 @@ class ControlServer:
         self.auth = auth or AuthService(station.db, clock=clock, demo_enabled=self.demo)
         self.shifts = ShiftService(station, clock=clock, totals_wait_s=totals_wait_s)
         self.commands = Commands(station, self.auth, self.shifts, clock=clock)
+        self.logins = LoginFlow(self.auth)
         self.connections: set[Connection] = set()
         self.decisions: deque[m.Decision] = deque(maxlen=RECENT_DECISIONS)
         self.dropped = 0
@@ -374,53 +376,25 @@ class ControlServer:
                 task.add_done_callback(conn.tasks.discard)
                 return None
             case m.Login():
-                return await self._login(conn, request, tg)
+                return await self.logins.login(
+                    request,
+                    lambda message: self._send(conn, message),
+                    lambda coro: self._spawn(conn, tg, coro),
+                )
             case m.LoginCard():
-                try:
-                    await self.auth.answer_card(request.challenge, request.asn)
-                except LoginRefused as exc:
-                    return m.Error(code=exc.code, message=exc.message)
-                return m.Ok(message="card accepted")
+                return await self.logins.card(request)
             case m.DemoLogin():
-                try:
-                    return login_ok(await self.auth.demo_login())
-                except LoginRefused as exc:
-                    return m.Error(code=exc.code, message=exc.message)
+                return await self.logins.demo()
             case m.AuthRequest():
                 return await self.commands.run(request)
             case _:
                 return m.Error(code=m.ErrorCode.UNKNOWN_TYPE, message=f"{request.TYPE} is not handled")
 
-    async def _login(self, conn: Connection, request: m.Login, tg: asyncio.TaskGroup) -> m.Reply | None:
-        try:
-            result = await self.auth.login(request.username, request.password)
-        except LoginRefused as exc:
-            return m.Error(code=exc.code, message=exc.message)
-        if not isinstance(result, Challenge):
-            return login_ok(result)
-        seconds = max(1, round(result.expires - self.auth.monotonic()))
-        self._send(
-            conn,
-            m.reply_to(
-                request,
-                m.LoginChallenge(
-                    challenge=result.id,
-                    seconds=seconds,
-                    message=f"Type the employee card number or present the card at a nozzle within {seconds} s",
-                ),
-            ),
-        )
-        task = tg.create_task(self._await_card(conn, request, result))
+    def _spawn(self, conn: Connection, tg: asyncio.TaskGroup, coro: Coroutine[Any, Any, None]) -> None:
+        """Run `coro` as one of the connection's tasks (cancelled when the connection goes)."""
+        task = tg.create_task(coro)
         conn.tasks.add(task)
         task.add_done_callback(conn.tasks.discard)
-        return None
-
-    async def _await_card(self, conn: Connection, request: m.Login, challenge: Challenge) -> None:
-        try:
-            reply: m.Reply = login_ok(await self.auth.wait_card(challenge))
-        except LoginRefused as exc:
-            reply = m.Error(code=exc.code, message=exc.message)
-        self._send(conn, m.reply_to(request, reply))
 
     async def _snapshot(self) -> m.Snapshot:
         return await build_snapshot(
