@@ -11,12 +11,14 @@ from __future__ import annotations
 from importlib import metadata
 from pathlib import Path
 
+from edge.errors import EdgeError
+
 DISTRIBUTION = "station-edge"
 _BUNDLE = Path(__file__).resolve().parent / "_bundled"
 _CHECKOUT = Path(__file__).resolve().parent.parent
 
 
-class MissingResource(FileNotFoundError):
+class MissingResource(EdgeError, FileNotFoundError):
     """A file the product should ship is absent (a broken install)."""
 
 

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from edge.errors import EdgeError
 from storage.clock import iso_instant, parse_instant, utc_now
 from storage.db import Database
 from storage.instants import newest_instant_texts
@@ -90,7 +91,7 @@ class ClockStep:
         }
 
 
-class ClockDoubt(Exception):
+class ClockDoubt(EdgeError):
     """An order-dependent operation refused while the wall clock is in doubt."""
 
     def __init__(self, what: str, step: ClockStep) -> None:

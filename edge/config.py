@@ -19,6 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from edge.errors import EdgeError
 from protocol.i18n import DEFAULT_LANGUAGE, UnknownLanguage, normalise
 
 SOF = 0xFA
@@ -32,7 +33,7 @@ MIN_POLL_INTERVAL_MS = 100
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARNING", "ERROR")
 
 
-class ConfigError(Exception):
+class ConfigError(EdgeError):
     """The configuration is not valid; `problems` lists every one, each `file: key: what`."""
 
     def __init__(self, problems: list[str]) -> None:

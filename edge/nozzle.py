@@ -20,6 +20,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Any
 
+from edge.errors import EdgeError
 from edge.events import CardPresented, NozzleState, NozzleStatus
 from protocol.messages import CardInserted, Fuelling
 from protocol.record import TransactionRecord, TxKind
@@ -62,7 +63,7 @@ class Tick:
 NozzleEvent = Reported | NotReported | RecordSeen | Connectivity | Tick
 
 
-class UnknownNozzleEvent(TypeError):
+class UnknownNozzleEvent(EdgeError, TypeError):
     """`transition` was given something that is not a `NozzleEvent`."""
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from edge.core.alarms import AlarmSink
+from edge.errors import EdgeError
 from edge.events import (
     AlarmCleared,
     AlarmRaised,
@@ -140,7 +141,7 @@ class Services:
     """Called (line, POS-P, entry) for every card-inserted 0x31 sub-record, before the 0x36 it precedes."""
 
 
-class RecordNotStored(Exception):
+class RecordNotStored(EdgeError):
     """The journal failed: the record is not acknowledged (the dispenser will re-send it)."""
 
 

@@ -30,6 +30,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from edge.errors import EdgeError
+
 __all__ = [
     "INBOX_POLL_S",
     "JOB_TYPES",
@@ -48,7 +50,7 @@ JOB_TYPES: Final = ("lists", "grey", "calendar", "prices")
 _TMP: Final = ".tmp-"
 
 
-class JobRejected(Exception):
+class JobRejected(EdgeError):
     """A job cannot be applied; `problems` says why (nothing was changed)."""
 
     def __init__(self, problems: list[str]) -> None:

@@ -17,6 +17,8 @@ from typing import Protocol
 import serial
 import serial_asyncio_fast
 
+from edge.errors import EdgeError
+
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 4096
@@ -26,7 +28,7 @@ wedged USB adapter): the line is closed and reopened."""
 _PARITY = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD}
 
 
-class TransportError(OSError):
+class TransportError(EdgeError, OSError):
     """The line could not be opened or was lost."""
 
 

@@ -26,13 +26,15 @@ from pathlib import Path
 from aiohttp import web
 from textual_serve.server import Server
 
+from edge.errors import EdgeError
+
 log = logging.getLogger(__name__)
 
 TITLE = "Station"
 TEMPLATES = Path(__file__).resolve().parent / "web_templates"
 
 
-class RemoteBindRefused(ValueError):
+class RemoteBindRefused(EdgeError, ValueError):
     """A non-loopback address without `--allow-remote`."""
 
 

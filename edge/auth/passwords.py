@@ -20,6 +20,8 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
+from edge.errors import EdgeError
+
 SALT_BYTES = 16
 KEY_BYTES = 32
 MIN_PASSWORD_CHARS = 6
@@ -40,7 +42,7 @@ class ScryptParams:
 DEFAULT_PARAMS = ScryptParams()
 
 
-class PasswordPolicyError(ValueError):
+class PasswordPolicyError(EdgeError, ValueError):
     """A new password that is not acceptable."""
 
 

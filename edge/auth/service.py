@@ -28,6 +28,7 @@ from typing import NoReturn
 from edge.auth import passwords
 from edge.auth.roles import permissions_of
 from edge.control.messages import ErrorCode, Role
+from edge.errors import EdgeError
 from storage import operators as ops
 from storage.audit import Outcome, append_in
 from storage.clock import Clock, utc_now
@@ -44,7 +45,7 @@ DEMO_ROLE = Role.SENIOR
 RECENT_CARDS = 64
 
 
-class LoginRefused(Exception):
+class LoginRefused(EdgeError):
     """A login (or a session check) refused; `code` is an `ErrorCode` value for the wire."""
 
     def __init__(self, code: ErrorCode, message: str) -> None:

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, TextIO
 
+from edge.errors import EdgeError
 from protocol.cng import is_cng_profile, parse_cng_profile
 from protocol.codec import DEFAULT_CONTROLLER_ADDRESS, decode_message, guess_direction
 from protocol.crc import crc16_arc
@@ -140,7 +141,7 @@ def message_to_json(frame: Frame, msg: Message, direction: Direction, rule: str)
 # --- input ------------------------------------------------------------------------------------------
 
 
-class InputError(ValueError):
+class InputError(EdgeError, ValueError):
     """The input is not what the options say (bad hex)."""
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from edge.errors import EdgeError
 from storage.reports.core import Names
 from storage.reports.periods import DayBoundary
 
@@ -30,7 +31,7 @@ EXIT_USAGE = 2
 FORMATS = ("text", "csv", "xlsx", "json")
 
 
-class UsageError(Exception):
+class UsageError(EdgeError):
     """Bad arguments or a source that cannot be opened (exit status 2)."""
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from edge.control import messages as m
+from edge.errors import EdgeError
 
 CONNECT_TIMEOUT_S = 5.0
 REPLY_TIMEOUT_S = 30.0
@@ -27,7 +28,7 @@ EVENT_BUFFER = 10_000
 R = TypeVar("R", bound=m.Message)
 
 
-class DaemonNotRunning(ConnectionError):
+class DaemonNotRunning(EdgeError, ConnectionError):
     """Nothing answers on the control socket."""
 
     def __init__(self, path: Path, why: str) -> None:
@@ -35,7 +36,7 @@ class DaemonNotRunning(ConnectionError):
         self.path = path
 
 
-class DaemonBusy(ConnectionError):
+class DaemonBusy(EdgeError, ConnectionError):
     """The daemon runs but refused the connection (every control connection taken)."""
 
     def __init__(self, path: Path, why: str) -> None:
@@ -43,7 +44,7 @@ class DaemonBusy(ConnectionError):
         self.path = path
 
 
-class ConnectionClosed(ConnectionError):
+class ConnectionClosed(EdgeError, ConnectionError):
     """The daemon closed the connection."""
 
 

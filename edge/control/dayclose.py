@@ -22,6 +22,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from edge.clock_guard import describe_seconds
+from edge.errors import EdgeError
 from edge.events import NozzleState, NozzleStatus, SaleStored
 from edge.housekeeping_config import HousekeepingSettings, housekeeping_settings
 from storage.audit import append_in
@@ -45,7 +46,7 @@ FAULT_PAUSE_ENV = "STATION_FAULT_CLOSE_PAUSE_S"
 NozzleKey = tuple[str, int, int]
 
 
-class DayNotClosable(Exception):
+class DayNotClosable(EdgeError):
     """The day cannot be closed now; `reasons` lists each thing in the way."""
 
     def __init__(self, day: str, reasons: list[str]) -> None:

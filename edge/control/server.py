@@ -47,6 +47,7 @@ from edge.control.handlers import Commands
 from edge.control.login import LoginFlow
 from edge.control.shifts import TOTALS_WAIT_S, ShiftService
 from edge.decisions import card_decision
+from edge.errors import EdgeError
 from edge.events import CardDecision, CardPresented, SaleStored, Subscription
 from protocol.messages import TotalsRead
 from storage.clock import Clock, utc_now
@@ -78,7 +79,7 @@ DEMO_ENV = "STATION_DEMO"
 CONNECT_PROBE_S = 1.0
 
 
-class ControlError(Exception):
+class ControlError(EdgeError):
     """The control server cannot start (socket path in use by a live daemon, bad folder …)."""
 
 

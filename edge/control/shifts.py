@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from edge.clock_guard import ClockDoubt
 from edge.control import messages as m
+from edge.errors import EdgeError
 from edge.events import ShiftChanged
 from protocol.i18n import Translator, UnknownLanguage, translator
 from protocol.messages import TotalsRead
@@ -48,7 +49,7 @@ TOTALS_WAIT_S = 5.0
 WATCH_QUEUE_LIMIT = 64
 
 
-class ShiftRequestError(Exception):
+class ShiftRequestError(EdgeError):
     """A shift request that cannot be done; `code` is an `ErrorCode` for the wire."""
 
     def __init__(self, code: m.ErrorCode, message: str) -> None:

@@ -14,12 +14,13 @@ from typing import Generic, TypeVar
 from edge.config import CORE_TABLES, PASS_THROUGH_TABLES, Config
 from edge.core.component import CentreKindOf, Kind
 from edge.core.routes import EventRoutes
+from edge.errors import EdgeError
 
 P = TypeVar("P")
 Q = TypeVar("Q")
 
 
-class RegistryError(Exception):
+class RegistryError(EdgeError):
     """Two kinds claim the same name or table."""
 
 

@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from edge.control import messages as m
+from edge.errors import EdgeError
 from storage.outbox import OutboxMessage
 
 E = TypeVar("E")
 
 
-class RouteError(Exception):
+class RouteError(EdgeError):
     """An event type registered twice, or a route that does not fit its event."""
 
 

@@ -17,6 +17,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from edge.devices.prioritylock import PriorityLock
+from edge.errors import EdgeError
 from protocol.modbus_map import RegisterTable
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def _raise_if_cancelling() -> None:
         raise asyncio.CancelledError
 
 
-class ModbusFailure(Exception):
+class ModbusFailure(EdgeError):
     """Root of the errors of a Modbus exchange."""
 
     def __init__(self, message: str, link: str, device_id: int) -> None:

@@ -7,10 +7,12 @@ configuration or a damaged counters snapshot); each leaf carries the offending v
 
 from __future__ import annotations
 
+from edge.errors import EdgeError
+
 __all__ = ["BadCardNumber", "BadClock", "BadCounters", "BadRulesConfig", "RulesError"]
 
 
-class RulesError(ValueError):
+class RulesError(EdgeError, ValueError):
     """Root of every error raised by `edge.rules`."""
 
 

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from storage.clock import iso_instant
+from storage.errors import StorageError
 
 _BOUNDARY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 
 
-class PeriodError(ValueError):
+class PeriodError(StorageError, ValueError):
     """A period or day boundary that cannot be understood; the message says which text and why."""
 
 

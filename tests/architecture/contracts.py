@@ -50,14 +50,26 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
     "shared words": frozenset(),
     "protocol": frozenset({"shared words"}),
     "storage": frozenset({"protocol", "shared words"}),
-    "configuration": frozenset({"shared words"}),
-    "control API types": frozenset({"shared words"}),
-    "edge": frozenset({"protocol", "storage", "configuration", "control API types", "shared words"}),
+    "edge errors": frozenset(),
+    "configuration": frozenset({"shared words", "edge errors"}),
+    "control API types": frozenset({"shared words", "edge errors"}),
+    "edge": frozenset(
+        {"protocol", "storage", "configuration", "control API types", "shared words", "edge errors"}
+    ),
     "uplink": frozenset(
-        {"protocol", "storage", "configuration", "control API types", "shared words", "edge"}
+        {"protocol", "storage", "configuration", "control API types", "shared words", "edge errors", "edge"}
     ),
     "edge root": frozenset(
-        {"protocol", "storage", "configuration", "control API types", "shared words", "edge", "uplink"}
+        {
+            "protocol",
+            "storage",
+            "configuration",
+            "control API types",
+            "shared words",
+            "edge errors",
+            "edge",
+            "uplink",
+        }
     ),
     "tui": frozenset({"control API types", "shared words"}),
     "firmware-sim": frozenset({"protocol", "configuration", "shared words"}),
@@ -104,6 +116,8 @@ def unit_of(module: str) -> str:
     top = module.split(".")[0]
     if module in SHARED_WORDS:
         return "shared words"
+    if module == "edge.errors":
+        return "edge errors"
     if module == "edge.config":
         return "configuration"
     if module == "edge.control.messages":

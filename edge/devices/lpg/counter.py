@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from edge.devices.lpg.specs import LpgSettings
+from edge.errors import EdgeError
 from storage import lpg
 from storage.audit import Outcome, append_in
 from storage.clock import iso_instant, utc_now
@@ -53,7 +54,7 @@ __all__ = [
 FULL_ID_ROLES = ("senior", "admin")
 
 
-class CounterRefused(Exception):
+class CounterRefused(EdgeError):
     """A hand-out or return refused; `reasons` in words, one per cylinder at fault."""
 
     def __init__(self, reasons: Sequence[str]) -> None:

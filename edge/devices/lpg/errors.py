@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from edge.errors import EdgeError
+
 __all__ = ["BadCylinderFile", "BadLpgConfig", "LpgError"]
 
 
-class LpgError(ValueError):
+class LpgError(EdgeError, ValueError):
     """Root of every error raised by `edge.devices.lpg`."""
 
 

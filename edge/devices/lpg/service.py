@@ -31,6 +31,7 @@ from edge.devices.lpg.fitness import FillPlan, Refusal, RefusalCode, check_fill
 from edge.devices.lpg.scale import Scale, ScaleReading
 from edge.devices.lpg.specs import LpgSettings
 from edge.devices.modbus import ModbusFailure
+from edge.errors import EdgeError
 from protocol.modbus_map import RegisterValueError
 from protocol.scale_maps import ScaleCommand
 from storage import lpg
@@ -44,7 +45,7 @@ __all__ = ["FillOutcome", "FillService", "ScaleFault"]
 log = logging.getLogger(__name__)
 
 
-class ScaleFault(Exception):
+class ScaleFault(EdgeError):
     """The scale failed during a fill (the fill is recorded as interrupted)."""
 
 

@@ -5,10 +5,12 @@ Layer: edge (pure core). Leaves carry the offending value so a field engineer ca
 
 from __future__ import annotations
 
+from edge.errors import EdgeError
+
 __all__ = ["BadMeasurement", "BadStrappingTable", "BadTankConfig", "TankError"]
 
 
-class TankError(ValueError):
+class TankError(EdgeError, ValueError):
     """Root of every error raised by `edge.devices.tanks`."""
 
 
