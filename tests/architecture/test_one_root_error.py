@@ -32,6 +32,7 @@ DEBT: set[str] = {
     "edge.control.messages.UnsupportedVersion",
     "edge.control.reports.ReportRequestError",
     "edge.devices.desk.errors.CardError",
+    "edge.devices.desk.service.DeskError",
     "station_sim.card.cli.CommandError",
     "station_sim.card.vpcd.VpcdError",
 }
