@@ -34,6 +34,7 @@ from edge.control.desk import error_code as desk_error_code
 from edge.control.shifts import ShiftRequestError, ShiftService
 from edge.core.commands import Actor
 from edge.devices.desk.service import DeskError
+from edge.errors import EdgeError
 from edge.events import AlarmAcknowledged
 from storage import operators as ops
 from storage.alarms import acknowledge_in
@@ -61,7 +62,7 @@ READ_ONLY = frozenset(
 )
 
 
-class CommandError(Exception):
+class CommandError(EdgeError):
     def __init__(self, code: m.ErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar, Union
 
+from edge.errors import EdgeError
 from protocol.words import EMP_NONE as EMP_NONE
 from protocol.words import KIND_NAMES as KIND_NAMES
 from protocol.words import PAYMENT_MODES as PAYMENT_MODES
@@ -42,7 +43,7 @@ MAX_LINE_BYTES = 1 << 20
 JsonScalar = int | float | str | bool | None
 
 
-class ControlProtocolError(Exception):
+class ControlProtocolError(EdgeError):
     """Root of the control API's wire errors."""
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from edge.control import messages as m
+from edge.errors import EdgeError
 from edge.housekeeping_config import housekeeping_settings
 from protocol.i18n import DEFAULT_LANGUAGE, Translator, UnknownLanguage, translator
 from storage.db import open_readonly
@@ -38,7 +39,7 @@ TIME_BREAKDOWN = {"day": "hour", "month": "day", "year": "month"}
 DEFAULT_BREAKDOWNS = ("product", "payment")
 
 
-class ReportRequestError(Exception):
+class ReportRequestError(EdgeError):
     """A report request that cannot be answered (bad period, unknown breakdown, unreadable database)."""
 
 

@@ -25,14 +25,7 @@ OUTSIDE = {
 CONTROL_FLOW = {"Interrupted", "Refuse"}
 """Exceptions used as control flow inside one module of the simulator (never escape it)."""
 DEBT: set[str] = {
-    "edge.control.handlers.CommandError",
-    "edge.control.messages.ControlProtocolError",
-    "edge.control.messages.BadMessage",
-    "edge.control.messages.UnknownMessageType",
-    "edge.control.messages.UnsupportedVersion",
-    "edge.control.reports.ReportRequestError",
     "edge.devices.desk.errors.CardError",
-    "edge.devices.desk.service.DeskError",
     "station_sim.card.cli.CommandError",
     "station_sim.card.vpcd.VpcdError",
 }

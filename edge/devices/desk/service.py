@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from edge.cardstatus import CardStatusBook, StatusEntry
 from edge.devices.desk.ledger import Actor, DeskLedger
+from edge.errors import EdgeError
 from edge.rules import CardStatus, card_kind_from_asn
 from storage import desk as store
 from storage.clock import Clock, utc_now
@@ -39,7 +40,7 @@ _MAY_BECOME: dict[str, frozenset[str]] = {
 """From which statuses each status may be set (replaced is final: its balance lives on the new card)."""
 
 
-class DeskError(Exception):
+class DeskError(EdgeError):
     """A desk operation refused; `code` is the control API's error code (bad_request, not_found,
     conflict, bad_card, busy)."""
 

@@ -32,6 +32,7 @@ from edge.devices.lpg.scale import Scale, ScaleReading
 from edge.devices.lpg.service import FillOutcome, FillService
 from edge.devices.lpg.specs import LpgSettings, ScaleSettings
 from edge.devices.modbus import LinkSettings, ModbusFailure, ModbusLink
+from edge.errors import EdgeError
 from edge.events import EventBus
 from protocol.modbus_map import RegisterValueError
 from protocol.scale_maps import ScaleCommand
@@ -48,7 +49,7 @@ REPEAT_S = 5.0
 """An unchanged scale state is published again after this long."""
 
 
-class HallRefused(Exception):
+class HallRefused(EdgeError):
     """A fill cannot be started at that scale (unknown scale, or busy with another fill)."""
 
 
