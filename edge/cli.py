@@ -23,7 +23,7 @@ COMMAND_MODULES = (
     "status",
     "operators",
     "tui",
-    "center_sim",
+    "centre_sim",
     "web",
     "docs",
     "install",

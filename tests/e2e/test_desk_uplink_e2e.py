@@ -65,8 +65,8 @@ def test_each_desk_operation_reaches_the_centre_once(tmp_path: Path, broker: Mos
     assert added.returncode == 0, added.stderr
     out = tmp_path / "centre.jsonl"
     centre = spawn(
-        "center-sim",
-        [sys.executable, "-m", "edge.cli", "center-sim", "listen", "--url", broker.url, "--username", "centre",
+        "centre-sim",
+        [sys.executable, "-m", "edge.cli", "centre-sim", "listen", "--url", broker.url, "--username", "centre",
          "--password", CENTRE_PASSWORD, "--no-share", "--out", str(out)],
         tmp_path / "centre.log",
     )  # fmt: skip

@@ -69,12 +69,12 @@ def test_centre_gets_every_record_once_through_broker_outage_and_daemon_kills(
         )
     out = tmp_path / "centre.jsonl"
     centre = spawn(
-        "center-sim",
+        "centre-sim",
         [
             sys.executable,
             "-m",
             "edge.cli",
-            "center-sim",
+            "centre-sim",
             "listen",
             "--url",
             broker.url,

@@ -30,7 +30,7 @@ from storage.db import Database
 from storage.journal import Journal
 from storage.lists import ListStore
 from uplink import payloads as p
-from uplink.center import CenterConsumer, build_document, publish_parts
+from uplink.centre import CentreConsumer, build_document, publish_parts
 from uplink.docstore import CentreDocuments
 from uplink.documents import PricesDocument
 from uplink.envelope import DocKind, encode_body, make_parts, sign
@@ -56,7 +56,7 @@ class Rig:
     uplink: Uplink
     lists: ListStore
     centre: MqttLink
-    consumer: CenterConsumer
+    consumer: CentreConsumer
     key: Ed25519PrivateKey
     docs: CentreDocuments
 
@@ -93,7 +93,7 @@ async def rig(
         assembly_timeout_s=1,
     )
     uplink = Uplink(settings, STATION, db, appliers=default_appliers(lists))
-    consumer = CenterConsumer(centre_params(broker, "centre-consumer"))
+    consumer = CentreConsumer(centre_params(broker, "centre-consumer"))
     async with (
         consuming(consumer),
         running(uplink),

@@ -24,7 +24,7 @@ from uplink_helpers import (
 from storage.db import Database
 from storage.journal import Journal
 from uplink import payloads as p
-from uplink.center import CenterConsumer
+from uplink.centre import CentreConsumer
 from uplink.link import MqttLink
 from uplink.mosquitto import Mosquitto
 from uplink.service import Uplink
@@ -73,7 +73,7 @@ async def test_outage_every_record_once_in_order(broker: Mosquitto, db: Database
     # persistence file, so it would drop what the station sends between the broker's restart and the
     # consumer's re-subscription (docs/mqtt.md, Operations). The shared-subscription variant below
     # keeps the broker up and cuts the station's connection instead.
-    consumer = CenterConsumer(centre_params(broker), shared=False)
+    consumer = CentreConsumer(centre_params(broker), shared=False)
 
     def records() -> int:
         return consumer.stats.by_type["record"]
@@ -116,7 +116,7 @@ async def test_connection_cuts_mid_drain_with_a_shared_subscription(
     centre consumes through a shared subscription. Re-sent copies are dropped by key; order holds."""
     uplink = Uplink(settings_for(broker, tmp_path, window=32, batch=50), STATION, db)
     producer = Producer(Journal(db), uplink)
-    consumer = CenterConsumer(centre_params(broker))  # $share/centre/station/+/records …
+    consumer = CentreConsumer(centre_params(broker))  # $share/centre/station/+/records …
     await producer.produce(300)  # a backlog before the first connection
 
     def records() -> int:

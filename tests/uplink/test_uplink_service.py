@@ -25,7 +25,7 @@ from storage.alarms import Alarms
 from storage.db import Database
 from storage.journal import Journal
 from uplink import payloads as p
-from uplink.center import CenterConsumer
+from uplink.centre import CentreConsumer
 from uplink.link import Incoming, MqttLink
 from uplink.mosquitto import Mosquitto
 from uplink.service import Uplink
@@ -49,7 +49,7 @@ async def test_records_reach_the_centre_once_and_the_outbox_empties(
     """TLS + password file + pinned CA, end to end: journal → outbox → broker → centre."""
     uplink = Uplink(settings_for(tls_broker, tmp_path), STATION, db)
     journal = Journal(db)
-    consumer = CenterConsumer(centre_params(tls_broker), out=tmp_path / "centre.jsonl")
+    consumer = CentreConsumer(centre_params(tls_broker), out=tmp_path / "centre.jsonl")
     async with consuming(consumer), running(uplink):
         for pos in range(1, 51):
             await store(journal, uplink, "bus1", 3, pos)
@@ -116,7 +116,7 @@ async def test_alarms_dispenser_events_and_live_status(
     alarms = Alarms(db)
     uplink = Uplink(settings_for(broker, tmp_path, live_interval_s=0.05), STATION, db, bus=bus, routes=builtin_routes())
     live: asyncio.Queue[Incoming] = asyncio.Queue()
-    consumer = CenterConsumer(centre_params(broker))
+    consumer = CentreConsumer(centre_params(broker))
     async with (
         consuming(consumer),
         running(uplink),

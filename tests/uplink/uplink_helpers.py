@@ -21,7 +21,7 @@ from support import records
 from support.waiting import wait_until
 
 from protocol.record import TransactionRecord
-from uplink.center import CenterConsumer
+from uplink.centre import CentreConsumer
 from uplink.config import UplinkSettings, parse_uplink
 from uplink.envelope import public_key_text
 from uplink.link import LinkParams
@@ -199,7 +199,7 @@ async def running(uplink: Uplink, *, wait_connected: bool = True) -> AsyncIterat
 
 
 @contextlib.asynccontextmanager
-async def consuming(consumer: CenterConsumer) -> AsyncIterator[CenterConsumer]:
+async def consuming(consumer: CentreConsumer) -> AsyncIterator[CentreConsumer]:
     task = asyncio.create_task(consumer.run())
     try:
         async with asyncio.timeout(DEADLINE_S):

@@ -1,13 +1,13 @@
-"""`station center-sim`: the reference centre of uplink/center.py, for tests and integrators.
+"""`station centre-sim`: the reference centre of uplink/centre.py, for tests and integrators.
 
-    station center-sim keygen --key centre.pem            # prints the public key for [uplink] centre_keys
-    station center-sim listen --url mqtt://127.0.0.1:1883 --out received.jsonl [--count N]
-    station center-sim publish --url ... --key centre.pem --station S1 --kind prices --version 3 \\
+    station centre-sim keygen --key centre.pem            # prints the public key for [uplink] centre_keys
+    station centre-sim listen --url mqtt://127.0.0.1:1883 --out received.jsonl [--count N]
+    station centre-sim publish --url ... --key centre.pem --station S1 --kind prices --version 3 \\
         --payload prices.json [--chunk-bytes 131072]
 
-`listen` prints `center-sim: subscribed` once its subscriptions are in place (wait for that line
+`listen` prints `centre-sim: subscribed` once its subscriptions are in place (wait for that line
 before starting a test) and a JSON summary when it stops (SIGTERM/SIGINT, or `--count` unique
-messages received). Credentials: --username/--password (or CENTER_SIM_PASSWORD), --ca for mqtts://.
+messages received). Credentials: --username/--password (or CENTRE_SIM_PASSWORD), --ca for mqtts://.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     from uplink.link import LinkParams
 
-NAME = "center-sim"
+NAME = "centre-sim"
 HELP = "Reference centre: consume the uplink (shared subscription, de-duplicated), sign and send documents."
 
 
@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("--url", required=True, help="broker: mqtt://host:port or mqtts://host:port")
         cmd.add_argument("--username", default="centre")
-        cmd.add_argument("--password", default=os.environ.get("CENTER_SIM_PASSWORD"))
+        cmd.add_argument("--password", default=os.environ.get("CENTRE_SIM_PASSWORD"))
         cmd.add_argument("--ca", type=Path, help="CA certificate to pin (mqtts://)")
         cmd.add_argument("--client-id", default="")
     listen = sub.choices["listen"]
@@ -107,10 +107,10 @@ def _keygen(path: Path) -> int:
 
 
 async def _listen(args: argparse.Namespace) -> int:
-    from uplink.center import CenterConsumer
+    from uplink.centre import CentreConsumer
 
-    consumer = CenterConsumer(
-        _params(args, f"center-sim-{args.group}"), group=args.group, out=args.out, shared=not args.no_share
+    consumer = CentreConsumer(
+        _params(args, f"centre-sim-{args.group}"), group=args.group, out=args.out, shared=not args.no_share
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -120,7 +120,7 @@ async def _listen(args: argparse.Namespace) -> int:
     async with asyncio.TaskGroup() as tg:
         task = tg.create_task(consumer.run())
         await consumer.subscribed.wait()
-        print("center-sim: subscribed", flush=True)
+        print("centre-sim: subscribed", flush=True)
         waiter = tg.create_task(stop.wait())
         if args.count:
             counter = tg.create_task(consumer.wait_for(lambda: consumer.stats.unique >= args.count, 10**9))
@@ -135,7 +135,7 @@ async def _listen(args: argparse.Namespace) -> int:
 
 
 async def _publish(args: argparse.Namespace) -> int:
-    from uplink.center import build_document, publish_parts
+    from uplink.centre import build_document, publish_parts
     from uplink.envelope import load_private_key
     from uplink.errors import LinkError
     from uplink.link import MqttLink
@@ -144,7 +144,7 @@ async def _publish(args: argparse.Namespace) -> int:
         payload = json.loads(args.payload.read_text(encoding="utf-8"))
         key = load_private_key(args.key)
     except (OSError, ValueError) as exc:
-        print(f"center-sim: {exc}", file=sys.stderr)
+        print(f"centre-sim: {exc}", file=sys.stderr)
         return 2
     parts = build_document(
         key,
@@ -155,10 +155,10 @@ async def _publish(args: argparse.Namespace) -> int:
         chunk_bytes=args.chunk_bytes,
     )
     try:
-        async with MqttLink(_params(args, "center-sim-publisher")) as link:
+        async with MqttLink(_params(args, "centre-sim-publisher")) as link:
             await publish_parts(link, args.station, parts)
     except LinkError as exc:
-        print(f"center-sim: {exc}", file=sys.stderr)
+        print(f"centre-sim: {exc}", file=sys.stderr)
         return 1
-    print(f"center-sim: {args.kind} v{args.version} sent to {args.station} in {len(parts)} parts", flush=True)
+    print(f"centre-sim: {args.kind} v{args.version} sent to {args.station} in {len(parts)} parts", flush=True)
     return 0

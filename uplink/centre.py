@@ -1,6 +1,6 @@
 """A minimal reference centre: consume the fleet's uplink, sign and send downlink documents.
 
-Layer: uplink (example for integrators; `station center-sim` is its command line). It shows what a
+Layer: uplink (example for integrators; `station centre-sim` is its command line). It shows what a
 real centre must do:
 
 - subscribe with MQTT 5 SHARED subscriptions (`$share/<group>/station/+/records`, `…/events`,
@@ -59,7 +59,7 @@ ACK_BATCH: Final = 256
 
 
 @dataclass(slots=True)
-class CenterStats:
+class CentreStats:
     received: int = 0
     unique: int = 0
     duplicates: int = 0
@@ -79,7 +79,7 @@ class CenterStats:
         }
 
 
-class CenterConsumer:
+class CentreConsumer:
     """Consumes, checks and de-duplicates the uplink of every station."""
 
     def __init__(
@@ -104,7 +104,7 @@ class CenterConsumer:
         self.seen: set[str] = set()
         self.messages: list[tuple[str, p.Payload]] = []
         """Every new (first-seen) message, in arrival order."""
-        self.stats = CenterStats()
+        self.stats = CentreStats()
         self._last_pos: dict[tuple[str, str, int], int] = {}
         self._file: IO[str] | None = None
         self.subscribed = asyncio.Event()

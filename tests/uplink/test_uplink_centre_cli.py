@@ -1,4 +1,4 @@
-"""`station center-sim` as a subprocess (how the full-system tests use it): keygen, listen, publish."""
+"""`station centre-sim` as a subprocess (how the full-system tests use it): keygen, listen, publish."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ async def station_cli(*args: str) -> asyncio.subprocess.Process:
         sys.executable,
         "-m",
         "edge.cli",
-        "center-sim",
+        "centre-sim",
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -37,7 +37,7 @@ async def finish(proc: asyncio.subprocess.Process) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
-async def test_center_sim_keygen_listen_and_publish(broker: Mosquitto, db: Database, tmp_path: Path) -> None:
+async def test_centre_sim_keygen_listen_and_publish(broker: Mosquitto, db: Database, tmp_path: Path) -> None:
     key = tmp_path / "centre.pem"
     code, out, _ = await finish(await station_cli("keygen", "--key", str(key)))
     assert code == 0 and key.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
@@ -51,7 +51,7 @@ async def test_center_sim_keygen_listen_and_publish(broker: Mosquitto, db: Datab
     try:
         assert listener.stdout is not None
         async with asyncio.timeout(DEADLINE_S):
-            assert (await listener.stdout.readline()).decode().strip() == "center-sim: subscribed"
+            assert (await listener.stdout.readline()).decode().strip() == "centre-sim: subscribed"
         async with running(uplink):
             for pos in range(1, 11):
                 record, raw = make_record(pos)
