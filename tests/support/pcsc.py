@@ -127,15 +127,19 @@ class PcscDaemon:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=20)
+        self._clean_run_dir()
+
+    def _clean_run_dir(self) -> None:
+        """Our private socket folder goes with the daemon (recreated, same path, at the next start)."""
+        if self.private:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def kill(self) -> None:
         """SIGKILL: the service vanishes without cleaning up (a reader and service pulled)."""
