@@ -129,6 +129,9 @@ class ProductConfig:
     """Volume unit: `L`, `m3` or `kg` (VOL is in 0.01 of it)."""
     prices: tuple[int, ...] = ()
     """Unit prices in fen for price levels 0, 1, 2 (1 to 3 values)."""
+    density: float | None = None
+    """Density in kg per litre at 15 °C (e.g. 0.745 for 92#, 0.835 for diesel): the station stock report
+    shows its litres in tonnes too. None: litres only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,7 +368,7 @@ def parse_config(doc: dict[str, Any], path: Path) -> Config:
         raw_products = []
     for i, pd in enumerate(raw_products):
         key = f"products[{i}]"
-        pt = ck.table(pd, key, {"g_code", "name", "unit", "prices"}, {"g_code", "name"})
+        pt = ck.table(pd, key, {"g_code", "name", "unit", "prices", "density"}, {"g_code", "name"})
         prices_raw = pt.get("prices", [])
         prices: tuple[int, ...] = ()
         if (
@@ -390,6 +393,15 @@ def parse_config(doc: dict[str, Any], path: Path) -> Config:
                     lambda v: None if v in ("L", "m3", "kg") else "must be L, m3 or kg",
                 ),
                 prices=prices,
+                density=ck.get(
+                    pt,
+                    "density",
+                    f"{key}.density",
+                    float,
+                    0.0,
+                    lambda v: None if 0.3 <= v <= 1.5 else "must be a density in kg/L between 0.3 and 1.5",
+                )
+                or None,
             )
         )
     codes = [p.g_code for p in products]

@@ -87,6 +87,8 @@ def source_of(args: argparse.Namespace) -> Source:
     names = Names(
         products={p.g_code: p.name for p in config.products},
         units={p.g_code: p.unit for p in config.products},
+        densities={p.g_code: p.density for p in config.products if p.density is not None},
+        tank_products=tank_products(config.extra.get("tanks")),
     )
     return Source(
         config.storage.database,
@@ -96,6 +98,18 @@ def source_of(args: argparse.Namespace) -> Source:
         config.station.id,
         config.station.language,
     )
+
+
+def tank_products(table: object) -> dict[int, str]:
+    """Tank number → product code from the `[tanks]` table (checked by the tanks' own reader when the
+    daemon starts; here only what is well-formed is taken)."""
+    if not isinstance(table, dict):
+        return {}
+    out: dict[int, str] = {}
+    for tank in table.get("tank", []):
+        if isinstance(tank, dict) and isinstance(tank.get("number"), int) and isinstance(tank.get("product"), str):
+            out[tank["number"]] = tank["product"]
+    return out
 
 
 def report_translator(args: argparse.Namespace, source: Source | None = None) -> Translator:

@@ -130,6 +130,17 @@ class Names:
 
     products: Mapping[str, str] = field(default_factory=dict)
     units: Mapping[str, str] = field(default_factory=dict)
+    densities: Mapping[str, float] = field(default_factory=dict)
+    """Product code → kg per litre at 15 °C (the stock in tonnes; products without one: litres only)."""
+    tank_products: Mapping[int, str] = field(default_factory=dict)
+    """Tank number → the product code it holds (from `[tanks]`)."""
+
+
+def tonnes(litres: float | None, density: float | None) -> float | None:
+    """Litres at 15 °C as tonnes (kg/L × L / 1000), to the kilogram; None without a density."""
+    if litres is None or density is None:
+        return None
+    return round(litres * density / 1000.0, 3)
 
 
 def check_dimensions(dimensions: Sequence[str]) -> tuple[str, ...]:

@@ -152,6 +152,7 @@ CLOSE_COLUMNS: Final = (
 
 STOCK_COLUMNS: Final = (
     Column("tank", N_("Tank"), "", "int"),
+    Column("product", N_("Product")),
     Column("period_start", N_("From"), "UTC", "datetime"),
     Column("period_end", N_("To"), "UTC", "datetime"),
     Column("opening_l", N_("Opening"), "L (15 °C)", "number"),
@@ -161,6 +162,9 @@ STOCK_COLUMNS: Final = (
     Column("measured_closing_l", N_("Measured closing"), "L (15 °C)", "number"),
     Column("variance_l", N_("Variance"), "L", "number"),
     Column("variance_pct", N_("Variance"), "%", "number"),
+    Column("deliveries_t", N_("Stock in"), "t", "number"),
+    Column("sales_t", N_("Stock out (sales)"), "t", "number"),
+    Column("variance_t", N_("Variance"), "t", "number"),
 )
 
 UNIT_WORDS: Final = {
@@ -172,6 +176,7 @@ UNIT_WORDS: Final = {
     "L": N_("L"),
     "m3": N_("m3"),
     "kg": N_("kg"),
+    "t": N_("t"),
 }
 """Units of columns and of product volumes (`UTC`, `%` read the same in every language)."""
 TYPE_WORDS: Final = {

@@ -40,6 +40,7 @@ from storage.reports.core import (
     build_report,
     check_dimensions,
     figures_json,
+    tonnes,
     total_of,
 )
 from storage.reports.periods import DayBoundary, Period, day_period
@@ -402,7 +403,8 @@ class ReportReader:
 
     def stock(self, period: Period) -> Iterator[dict[str, Any]]:
         """The tanks' reconciliations inside the period: opening, stock in (deliveries), stock out (sales),
-        book and measured closing, variance (litres as the tank service computed them)."""
+        book and measured closing, variance (litres at 15 °C as the tank service computed them), and stock
+        in, out and variance in tonnes where the tank's product has a density (`Names.densities`)."""
         if not self._has_table("tank_reconciliations"):
             return
         start = period.start.astimezone(dt.UTC).isoformat(timespec="microseconds")
@@ -414,7 +416,17 @@ class ReportReader:
             " WHERE period_start >= :start AND period_end <= :end ORDER BY tank, period_start"
         )
         for r in self._all(Statement(sql, {"start": start, "end": end})):
-            yield dict(zip(names, tuple(r), strict=True))
+            row = dict(zip(names, tuple(r), strict=True))
+            product = self.names.tank_products.get(int(row["tank"]), "")
+            density = self.names.densities.get(product)
+            yield {
+                "tank": row["tank"],
+                "product": self.names.products.get(product, product),
+                **{k: v for k, v in row.items() if k != "tank"},
+                "deliveries_t": tonnes(row["deliveries_l"], density),
+                "sales_t": tonnes(row["sales_l"], density),
+                "variance_t": tonnes(row["variance_l"], density),
+            }
 
     def closes(self) -> Iterator[dict[str, Any]]:
         """Every closed day with its frozen figures, adjustments and archive state."""

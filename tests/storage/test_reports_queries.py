@@ -90,3 +90,34 @@ async def test_stock_in_and_out_from_the_tank_reconciliations(tmp_path: Path) ->
         3_000.0,
         -10.0,
     )
+    assert got["deliveries_t"] is None and got["sales_t"] is None  # no density known: litres only
+
+    from storage.reports.core import Names
+
+    names = Names(products={"0092": "92#"}, densities={"0092": 0.745}, tank_products={1: "0092"})
+    reader = ReportReader(open_readonly(tmp_path / "station.db"), names=names)
+    [got] = reader.stock(day_period(dt.date(2026, 11, 21), DayBoundary(6)))
+    assert got["product"] == "92#"
+    assert (got["deliveries_t"], got["sales_t"], got["variance_t"]) == (3.725, 2.235, -0.007)
+
+
+def test_stock_tonnes_from_the_products_density_in_the_station_configuration(tmp_path: Path) -> None:
+    from edge.commands.reporting import tank_products
+    from edge.config import ConfigError, load_config
+
+    base = (
+        '[station]\nid = "S1"\n[storage]\ndatabase = "station.db"\n'
+        '[[lines]]\nname = "bus1"\nurl = "/dev/null"\nmode = "multi-drop"\n'
+        '[[lines.dispensers]]\npos_p = 1\nnozzles = [{ nzn = 1, g_code = "0092" }]\n'
+    )
+    path = tmp_path / "station.toml"
+    path.write_text(base + '[[products]]\ng_code = "0092"\nname = "92#"\nprices = [750]\ndensity = 0.745\n')
+    assert load_config(path).products[0].density == 0.745
+    path.write_text(base + '[[products]]\ng_code = "0092"\nname = "92#"\nprices = [750]\ndensity = 7.45\n')
+    try:
+        load_config(path)
+    except ConfigError as exc:
+        assert any("products[0].density" in p for p in exc.problems)
+    else:
+        raise AssertionError("a density of 7.45 kg/L was accepted")
+    assert tank_products({"tank": [{"number": 2, "product": "0010"}, {"number": "x"}]}) == {2: "0010"}
