@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
+from edge.errors import EdgeError
 from protocol.card.apdu import Purse
 from protocol.card.errors import StatusWordError
 from protocol.card.files import GreyStatus
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 
-class CardError(Exception):
+class CardError(EdgeError):
     """Root of every error of the desk's card access."""
 
 

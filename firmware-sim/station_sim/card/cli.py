@@ -44,7 +44,7 @@ from station_sim.card.deck import DeckError, load_deck
 from station_sim.card.slot import CardSlot, TearMode, TearPlan
 from station_sim.card.state import load_state, save_state
 from station_sim.card.vpcd import VPCD_PORT, VpcdCard, VpcdError
-from station_sim.errors import StateError
+from station_sim.errors import SimError, StateError
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ EXIT_USAGE = 2
 ACTIONS = ("insert", "remove", "swap", "tear")
 
 
-class CommandError(Exception):
+class CommandError(SimError):
     """A control command or scenario step that cannot be done."""
 
 

@@ -31,6 +31,7 @@ import socket
 
 from station_sim.card.core import VirtualCard
 from station_sim.card.slot import CardSlot
+from station_sim.errors import SimError
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ CONNECT_RETRY_S = 0.2
 MIN_OUT_S = 1.0  # the reader stays empty this long between two cards (pcscd polls every 0.4 s)
 
 
-class VpcdError(Exception):
+class VpcdError(SimError):
     """The vpcd driver cannot be reached."""
 
 
