@@ -13,12 +13,17 @@ day is reported with its frozen figures (verified against the records) and later
 Words people read (text, CSV and XLSX headers, item words, units) are in the report's language:
 `--language`, else `STATION_LANGUAGE`, else the station's `[station] language` (zh_CN unless set). JSON,
 and the CSV/XLSX `section` and `key` columns, hold codes: the same in every language.
+
+Where tanks are configured, the text and JSON reports end with the station's stock of the period: the
+tanks' reconciliations (opening, stock in, stock out, book and measured closing, variance; in tonnes too
+with the products' density), as `station query stock` lists them.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 from typing import TYPE_CHECKING
 
 from edge.commands import reporting as rp
@@ -55,6 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from storage.errors import StorageError
+    from storage.reports import labels as L
     from storage.reports import render, xlsx
     from storage.reports.core import DEFAULT_DIMENSIONS
     from storage.reports.periods import PeriodError
@@ -71,12 +77,18 @@ def run(args: argparse.Namespace) -> int:
                 rows = xlsx.write_report(args.output, report, tr)
                 print(tr("{n} rows written to {path}").format(n=rows, path=args.output), flush=True)
                 return rp.EXIT_OK
+            stock = list(reader.stock(period))  # the tanks' reconciliations of the period (none: no tanks)
             if args.format == "json":
                 text = render.report_json_text(report)  # codes and figures: the same in every language
+                if stock:
+                    text = json.dumps({**json.loads(text), "stock": stock}, ensure_ascii=False, indent=2,
+                                      sort_keys=True) + "\n"  # fmt: skip
             elif args.format == "csv":
                 text = render.report_csv(report, tr)
             else:
                 text = render.report_text(report, tr)
+                if stock:
+                    text += "\n" + render.listing_text(L.title("stock", tr), L.STOCK_COLUMNS, stock, None, tr)
             with rp.text_output(args.output) as out:
                 out.write(text)
     except (rp.UsageError, PeriodError) as exc:
