@@ -53,6 +53,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, help="append new messages as JSON lines (and read it back on start)"
     )
     listen.add_argument("--count", type=int, default=0, help="stop after this many unique messages")
+    listen.add_argument(
+        "--count-type",
+        default="",
+        metavar="TYPE",
+        help="count only unique messages of this payload type (e.g. record; the retained status and the "
+        "alarms arrive when they will)",
+    )
     publish = sub.choices["publish"]
     publish.add_argument("--key", required=True, type=Path, help="centre private key (PEM)")
     publish.add_argument("--station", required=True, help="target station id")
@@ -123,7 +130,12 @@ async def _listen(args: argparse.Namespace) -> int:
         print("centre-sim: subscribed", flush=True)
         waiter = tg.create_task(stop.wait())
         if args.count:
-            counter = tg.create_task(consumer.wait_for(lambda: consumer.stats.unique >= args.count, 10**9))
+            def counted() -> bool:
+                stats = consumer.stats
+                seen = int(stats.by_type[args.count_type] if args.count_type else stats.unique)
+                return seen >= int(args.count)
+
+            counter = tg.create_task(consumer.wait_for(counted, 10**9))
             await asyncio.wait({waiter, counter}, return_when=asyncio.FIRST_COMPLETED)
             counter.cancel()
         else:

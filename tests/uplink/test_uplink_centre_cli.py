@@ -47,7 +47,9 @@ async def test_centre_sim_keygen_listen_and_publish(broker: Mosquitto, db: Datab
     journal = Journal(db)
     received = tmp_path / "received.jsonl"
     creds = ("--url", broker.url, "--username", "centre", "--password", CENTRE_PASSWORD)
-    listener = await station_cli("listen", *creds, "--out", str(received), "--count", "10")
+    listener = await station_cli(
+        "listen", *creds, "--out", str(received), "--count", "10", "--count-type", "record"
+    )
     try:
         assert listener.stdout is not None
         async with asyncio.timeout(DEADLINE_S):

@@ -193,9 +193,13 @@ async def test_a_refused_publish_keeps_the_message_and_raises_an_alarm(
     async def refused_alarm() -> bool:
         return any(a.code == "publish_refused" for a in await alarms.active())
 
+    async def alarm_queued() -> bool:  # the alarm sweep queues it for the centre after it is stored
+        return any(msg.key.startswith("alarm:S1:") for _seq, msg in await uplink.outbox.peek(10))
+
     async with running(uplink):
         await until(lambda: uplink.pump.stats.rejected >= 2, what="two refusals")
         await until(refused_alarm, what="the publish_refused alarm")
+        await until(alarm_queued, what="the alarm queued for the centre")
     assert "0x87" in (uplink.pump.stats.last_rejection or "")
     queued = [msg for _seq, msg in await uplink.outbox.peek(10)]
     assert queued[0].topic == "station/S2/events"  # still first: order is kept, nothing dropped
