@@ -9,12 +9,17 @@ dispenser's idle 0x31 answer, 10 bits per byte.
 Each exchange also pays both processes' turnaround (a pty write, an event-loop wake-up, decoding) on
 top of the wire time. To tell the daemon's share from the simulator's, a third run polls a stand-in bus
 at 115200 baud (`bench.standin`: idle answers from a blocking loop, the same wire-time emulation, no
-asyncio and no device model): what the daemon achieves there is the poll loop's own capacity.
+asyncio and no device model): what the daemon achieves there is the poll loop's own capacity. The
+stand-in also times the daemon's turnaround (answer written → next request read) and its own lateness;
+`daemon_only_fraction` is what the loop would reach if the device answered exactly when the wire is
+free: the wire time of one exchange over that plus the daemon's mean turnaround.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -22,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.standin import STATISTICS
 from bench.stationproc import Run, bus_config, start, wait_downloads, wait_first_poll
 from protocol.codec import encode_message
 from protocol.frame import Frame, encode_frame
@@ -74,9 +80,31 @@ def measure_standin(baud: int, dispensers: int, seconds: float) -> dict[str, Any
         run = Run(device, daemon, log, time.monotonic(), folder)
         try:
             wait_first_poll(run)
-            return _window(run, baud, seconds)
+            device.send_signal(signal.SIGUSR1)  # the stand-in's timing window starts with ours
+            row = _window(run, baud, seconds)
+            row.update(_standin_timings(device, folder / "standin.log", row["wire_limit_polls_per_s"]))
+            return row
         finally:
             run.stop()
+
+
+def _standin_timings(device: subprocess.Popen[bytes], log: Path, limit: float) -> dict[str, Any]:
+    """The stand-in's figures for the window: the daemon's turnaround and the stand-in's lateness."""
+    device.send_signal(signal.SIGUSR2)
+    deadline = time.monotonic() + 10
+    while STATISTICS not in log.read_text():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the stand-in did not report its timings")
+        time.sleep(0.01)
+    line = next(x for x in log.read_text().splitlines() if x.startswith(STATISTICS))
+    timings: dict[str, float] = json.loads(line.removeprefix(STATISTICS))
+    wire_s = 1 / limit
+    turnaround_s = timings.get("turnaround_mean_ms", 0.0) / 1000
+    return {
+        "standin": timings,
+        "daemon_turnaround_mean_ms": timings.get("turnaround_mean_ms"),
+        "daemon_only_fraction": round(wire_s / (wire_s + turnaround_s), 3),
+    }
 
 
 def _window(run: Run, baud: int, seconds: float) -> dict[str, Any]:
@@ -115,5 +143,7 @@ def run(seconds: float = 10.0, dispensers: int = 16) -> dict[str, Any]:
         "unit": "fraction of wire-time limit",
         "target": TARGET_FRACTION,
         "daemon_capacity_fraction_115200": rows[-1]["fraction"],
+        "daemon_only_fraction_115200": rows[-1]["daemon_only_fraction"],
+        "daemon_turnaround_mean_ms_115200": rows[-1]["daemon_turnaround_mean_ms"],
         "runs": rows,
     }

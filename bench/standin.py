@@ -7,10 +7,17 @@ simulator's `--wire-time` (a request occupies the bus from its arrival for its l
 answer is written when its last byte would have left), but in a plain blocking loop without asyncio,
 decoding or device model: what the poll loop achieves against it is the daemon's own capacity, not
 the simulator's. It ends on SIGTERM and removes its link.
+
+It also times both sides of every exchange: the daemon's *turnaround* (from the moment an answer was
+written until the next request arrives: the daemon's whole share of the exchange, its pty hops
+included) and its own *lateness* (how long after the emulated wire was free its answer went out).
+SIGUSR1 starts a new measurement window; SIGUSR2 prints the window's figures as one line
+`standin statistics: {json}` on stdout.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
@@ -29,6 +36,28 @@ from protocol.reader import FrameReader
 BITS_PER_BYTE = 10
 CONTROLLER = 0xE0
 SPIN_S = 0.0005
+STATISTICS = "standin statistics: "
+TURNAROUND_LIMIT_S = 0.05
+"""A longer gap is not a turnaround: the daemon waited for a reply that never came (a read the
+stand-in does not answer) or was between runs."""
+
+
+class Timings:
+    """Turnarounds and lateness of the current window, in seconds."""
+
+    def __init__(self) -> None:
+        self.turnaround: list[float] = []
+        self.late: list[float] = []
+
+    def summary(self) -> dict[str, float]:
+        out: dict[str, float] = {"exchanges": len(self.late)}
+        for name, values in (("turnaround", self.turnaround), ("late", self.late)):
+            ordered = sorted(values)
+            if ordered:
+                out[f"{name}_mean_ms"] = round(sum(ordered) / len(ordered) * 1000, 4)
+                out[f"{name}_p50_ms"] = round(ordered[len(ordered) // 2] * 1000, 4)
+                out[f"{name}_p90_ms"] = round(ordered[int(len(ordered) * 0.9)] * 1000, 4)
+        return out
 
 
 def idle_answers(addresses: int) -> dict[tuple[int, int], bytes]:
@@ -65,9 +94,21 @@ def serve(link: Path, baud: int, addresses: int) -> None:
         nonlocal running
         running = False
 
+    timings = Timings()
+
+    def reset(_sig: int, _frame: FrameType | None) -> None:
+        nonlocal timings
+        timings = Timings()
+
+    def report(_sig: int, _frame: FrameType | None) -> None:
+        print(STATISTICS + json.dumps(timings.summary()), flush=True)
+
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGUSR1, reset)
+    signal.signal(signal.SIGUSR2, report)
     reader = FrameReader()
     bus_free = 0.0
+    answered_at = 0.0
     try:
         while running:
             ready, _, _ = select.select([master], [], [], 0.2)
@@ -75,6 +116,9 @@ def serve(link: Path, baud: int, addresses: int) -> None:
                 continue
             chunk = os.read(master, 4096)
             now = time.monotonic()
+            if answered_at and now - answered_at < TURNAROUND_LIMIT_S:
+                timings.turnaround.append(now - answered_at)
+            answered_at = 0.0
             bus_free = max(now, bus_free) + len(chunk) * byte_s
             for frame in reader.feed(chunk):
                 answer = answers.get((frame.dst, frame.frame_no))
@@ -83,6 +127,8 @@ def serve(link: Path, baud: int, addresses: int) -> None:
                 bus_free += len(answer) * byte_s
                 _wait_until(bus_free)
                 os.write(master, answer)
+                answered_at = time.monotonic()
+                timings.late.append(answered_at - bus_free)
     finally:
         if os.path.islink(link):
             os.unlink(link)

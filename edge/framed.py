@@ -22,12 +22,15 @@ from edge.transport import LineIO
 from protocol.codec import Direction, decode_message, encode_message
 from protocol.errors import FrameError, PayloadError
 from protocol.frame import Frame, encode_frame
-from protocol.messages import Message
+from protocol.messages import Message, NozzleInfo, PollReply
 from protocol.reader import FrameReader
 
 log = logging.getLogger(__name__)
 
 STATS_PUBLISH_INTERVAL_S = 1.0
+CODEC_CACHE_LIMIT = 64
+"""Entries kept by each of the line's codec caches (emptied when full): the encoded poll of the current
+second for each set of list versions, the idle answers (a 0x31 without entries) seen on the line."""
 
 
 @dataclass(slots=True)
@@ -98,6 +101,8 @@ class FramedLine:
         self._write_lock = asyncio.Lock()
         self._frame_no = 0
         self._last_stats_publish = 0.0
+        self._encoded_polls: dict[PollReply, bytes] = {}
+        self._idle_answers: dict[bytes, Message] = {}
 
     # --- receive --------------------------------------------------------------------------------
 
@@ -124,15 +129,16 @@ class FramedLine:
 
     def _on_frame(self, frame: Frame) -> None:
         now = time.monotonic()
+        wall = dt.datetime.now()
         self.stats.frames_rx += 1
-        self.stats.last_frame_at = dt.datetime.now().isoformat(timespec="milliseconds")
+        self.stats.last_frame_at = wall.isoformat(timespec="milliseconds")
         self.stats.last_frame = frame.logical_bytes().hex(" ")
         if frame.from_host or frame.src == self.controller_address:
             self.stats.foreign_frames += 1
             log.debug("%s: ignoring a frame sent by a controller: %s", self.name, self.stats.last_frame)
             return
         try:
-            message = decode_message(frame.data, Direction.P)
+            message = self._decode(frame.data)
         except PayloadError as exc:
             self.stats.payload_errors += 1
             self._note_error(f"payload: {exc}")
@@ -142,8 +148,31 @@ class FramedLine:
             log.log(
                 TRACE, "%s rx %#04x→%#04x #%d %r", self.name, frame.src, frame.dst, frame.frame_no, message
             )
-        self._trace("P", frame, message, self.stats.last_frame)
+        self._trace("P", frame, message, self.stats.last_frame, wall)
         self._queue.put_nowait(Incoming(frame, message, now))
+
+    def _decode(self, data: bytes) -> Message:
+        """`decode_message` of a dispenser's DATA; an idle answer (the most frequent frame on a bus)
+        is decoded once per line, then served from the cache (messages are immutable)."""
+        message = self._idle_answers.get(data)
+        if message is None:
+            message = decode_message(data, Direction.P)
+            if isinstance(message, NozzleInfo) and not message.entries:
+                if len(self._idle_answers) >= CODEC_CACHE_LIMIT:
+                    self._idle_answers.clear()
+                self._idle_answers[data] = message
+        return message
+
+    def _encode(self, message: Message) -> bytes:
+        """`encode_message`; a poll (the same for every dispenser within one second) is encoded once."""
+        if type(message) is not PollReply:
+            return encode_message(message)
+        data = self._encoded_polls.get(message)
+        if data is None:
+            if len(self._encoded_polls) >= CODEC_CACHE_LIMIT:
+                self._encoded_polls.clear()
+            data = self._encoded_polls[message] = encode_message(message)
+        return data
 
     def _on_frame_error(self, error: FrameError) -> None:
         self._note_error(str(error))
@@ -165,7 +194,11 @@ class FramedLine:
 
         `asyncio.timeout`, not `asyncio.wait_for`: on Python 3.11 `wait_for` returns the item and
         swallows a cancellation that arrives in the loop turn the item does, and the driver never stops
-        (a `station run` that ignores SIGTERM). `asyncio.wait_for` is banned by the lint configuration."""
+        (a `station run` that ignores SIGTERM). `asyncio.wait_for` is banned by the lint configuration.
+        A message already queued is returned without arming a timer (`Queue.get` would not suspend
+        either)."""
+        if not self._queue.empty():
+            return self._queue.get_nowait()
         try:
             async with asyncio.timeout(timeout_s):
                 return await self._queue.get()
@@ -196,7 +229,7 @@ class FramedLine:
         is written, so frames sent back to back queue up on the wire at the line's baud rate.
         """
         number = self.next_frame_no() if frame_no is None else frame_no
-        frame = Frame.make(dst, self.controller_address, number, True, encode_message(message))
+        frame = Frame.make(dst, self.controller_address, number, True, self._encode(message))
         wire = encode_frame(frame)
         async with self._write_lock:
             await self.io.write(wire)
@@ -211,11 +244,14 @@ class FramedLine:
         self._tx_done_at = start + len(wire) * self.byte_time_s
         return self._tx_done_at
 
-    def _trace(self, direction: str, frame: Frame, message: Message, text: str = "") -> None:
-        """Publish the frame for live traces; `text` is its logical hex when the caller has it already."""
+    def _trace(
+        self, direction: str, frame: Frame, message: Message, text: str = "", at: dt.datetime | None = None
+    ) -> None:
+        """Publish the frame for live traces; `text` is its logical hex and `at` its wall-clock time
+        when the caller has them already."""
         if self.bus is None:
             return
-        now = dt.datetime.now()
+        now = at or dt.datetime.now()
         summary = f"{direction} {frame.src:02X}→{frame.dst:02X} #{frame.frame_no} {type(message).__name__}"
         text = text or frame.logical_bytes().hex(" ")
         self.bus.publish(FrameTraced(self.name, direction, text, summary, now))
