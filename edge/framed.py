@@ -148,8 +148,10 @@ class FramedLine:
             log.log(
                 TRACE, "%s rx %#04x→%#04x #%d %r", self.name, frame.src, frame.dst, frame.frame_no, message
             )
-        self._trace("P", frame, message, self.stats.last_frame, wall)
+        # The waiting driver is woken first, the trace's subscribers after it: their work does not
+        # delay the reply (the bus still sees the frame before anything the driver publishes for it).
         self._queue.put_nowait(Incoming(frame, message, now))
+        self._trace("P", frame, message, self.stats.last_frame, wall)
 
     def _decode(self, data: bytes) -> Message:
         """`decode_message` of a dispenser's DATA; an idle answer (the most frequent frame on a bus)
