@@ -140,7 +140,7 @@ BENCHES: dict[str, Bench] = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     benches = parser.add_subparsers(dest="bench", metavar="NAME", required=True)
     for name, bench in BENCHES.items():
-        sub = benches.add_parser(name, help=bench.help, description=bench.help)
+        sub = benches.add_parser(name, help=bench.help.replace("%", "%%"), description=bench.help)
         sub.add_argument("--json", action="store_true", help="print the result as JSON on the last line")
         for option in bench.options:
             sub.add_argument(
