@@ -213,9 +213,11 @@ COALESCED = (Coalesced, NozzleStatus, LineStatistics, FrameTraced)
 class Subscription:
     """One subscriber's view of the bus; iterate it to receive events."""
 
-    def __init__(self, bus: EventBus, limit: int) -> None:
+    def __init__(self, bus: EventBus, limit: int, only: tuple[type, ...] | None = None) -> None:
         self._bus = bus
         self._limit = limit
+        self.only = only
+        """The event types this subscriber receives (None: every event)."""
         self._ordered: deque[Any] = deque()
         self._latest: dict[Hashable, Any] = {}
         self._wake = asyncio.Event()
@@ -223,6 +225,8 @@ class Subscription:
         self.closed = False
 
     def _offer(self, event: Any) -> None:
+        if self.only is not None and not isinstance(event, self.only):
+            return
         if isinstance(event, COALESCED):
             self._latest.pop(event.key, None)
             self._latest[event.key] = event
@@ -273,17 +277,32 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subs: list[Subscription] = []
+        self._wanted: dict[type, bool] = {}
         self.published = 0
 
-    def subscribe(self, limit: int = DEFAULT_QUEUE_LIMIT) -> Subscription:
-        sub = Subscription(self, limit)
+    def subscribe(self, limit: int = DEFAULT_QUEUE_LIMIT, *, only: tuple[type, ...] | None = None) -> Subscription:
+        """A new subscription; `only`: the event types it receives (the others neither queue nor wake it:
+        a line traces every frame on the bus, hundreds a second, and most subscribers need none of them)."""
+        sub = Subscription(self, limit, only)
         self._subs.append(sub)
+        self._wanted.clear()
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         if sub in self._subs:
             self._subs.remove(sub)
+            self._wanted.clear()
             sub._wake.set()
+
+    def wants(self, event_type: type) -> bool:
+        """Whether any subscriber receives events of `event_type` now: a publisher of many events
+        (a line's frame trace) builds them only when someone is listening."""
+        wanted = self._wanted.get(event_type)
+        if wanted is None:
+            wanted = self._wanted[event_type] = any(
+                s.only is None or issubclass(event_type, s.only) for s in self._subs
+            )
+        return wanted
 
     def publish(self, event: Any) -> None:
         self.published += 1

@@ -12,7 +12,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from edge.events import EventBus, FrameTraced, LineStatistics
@@ -57,11 +57,26 @@ class LineStats:
     last_frame_at: str = ""
     last_frame: str = ""
     errors: list[str] = field(default_factory=list)
+    last_rx: tuple[Frame, float] | None = None
+    """The last frame received and when (monotonic): `last_frame` and `last_frame_at` are rendered from
+    it when the statistics are read (once a second), not for every frame."""
 
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out.pop("errors")
+        self._render_last()
+        out = {f: getattr(self, f) for f in _STAT_FIELDS}
         return out
+
+    def _render_last(self) -> None:
+        if self.last_rx is None:
+            return
+        frame, at = self.last_rx
+        self.last_rx = None
+        wall = dt.datetime.now() - dt.timedelta(seconds=time.monotonic() - at)
+        self.last_frame_at = wall.isoformat(timespec="milliseconds")
+        self.last_frame = frame.logical_bytes().hex(" ")
+
+
+_STAT_FIELDS = tuple(f.name for f in fields(LineStats) if f.name not in ("errors", "last_rx"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,13 +144,11 @@ class FramedLine:
 
     def _on_frame(self, frame: Frame) -> None:
         now = time.monotonic()
-        wall = dt.datetime.now()
         self.stats.frames_rx += 1
-        self.stats.last_frame_at = wall.isoformat(timespec="milliseconds")
-        self.stats.last_frame = frame.logical_bytes().hex(" ")
+        self.stats.last_rx = (frame, now)
         if frame.from_host or frame.src == self.controller_address:
             self.stats.foreign_frames += 1
-            log.debug("%s: ignoring a frame sent by a controller: %s", self.name, self.stats.last_frame)
+            log.debug("%s: ignoring a frame sent by a controller: %s", self.name, frame.logical_bytes().hex(" "))
             return
         try:
             message = self._decode(frame.data)
@@ -151,7 +164,7 @@ class FramedLine:
         # The waiting driver is woken first, the trace's subscribers after it: their work does not
         # delay the reply (the bus still sees the frame before anything the driver publishes for it).
         self._queue.put_nowait(Incoming(frame, message, now))
-        self._trace("P", frame, message, self.stats.last_frame, wall)
+        self._trace("P", frame, message)
 
     def _decode(self, data: bytes) -> Message:
         """`decode_message` of a dispenser's DATA; an idle answer (the most frequent frame on a bus)
@@ -246,17 +259,16 @@ class FramedLine:
         self._tx_done_at = start + len(wire) * self.byte_time_s
         return self._tx_done_at
 
-    def _trace(
-        self, direction: str, frame: Frame, message: Message, text: str = "", at: dt.datetime | None = None
-    ) -> None:
-        """Publish the frame for live traces; `text` is its logical hex and `at` its wall-clock time
-        when the caller has them already."""
-        if self.bus is None:
+    def _trace(self, direction: str, frame: Frame, message: Message) -> None:
+        """Publish the frame for live traces (only while someone listens: hundreds a second on a fast
+        bus), and the line's statistics once a second."""
+        bus = self.bus
+        if bus is None:
             return
-        now = at or dt.datetime.now()
-        summary = f"{direction} {frame.src:02X}→{frame.dst:02X} #{frame.frame_no} {type(message).__name__}"
-        text = text or frame.logical_bytes().hex(" ")
-        self.bus.publish(FrameTraced(self.name, direction, text, summary, now))
+        if bus.wants(FrameTraced):
+            summary = f"{direction} {frame.src:02X}→{frame.dst:02X} #{frame.frame_no} {type(message).__name__}"
+            text = frame.logical_bytes().hex(" ")
+            bus.publish(FrameTraced(self.name, direction, text, summary, dt.datetime.now()))
         mono = time.monotonic()
         if mono - self._last_stats_publish >= STATS_PUBLISH_INTERVAL_S:
             self._last_stats_publish = mono

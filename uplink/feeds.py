@@ -105,16 +105,19 @@ class BusBridge:
         self._wake_pump = wake_pump
         self._wake_alarms = wake_alarms
         self.resubscribed = 0
+        self._wanted = (NozzleStatus, SaleStored, AlarmRaised, *routes.centre_types)
+        """What the bridge reads off the bus: live status, the pump's and the alarm sweep's cues, and
+        every event with a route to the centre (not the lines' frame traces)."""
 
     async def run(self) -> None:
-        sub = self._bus.subscribe()
+        sub = self._bus.subscribe(only=self._wanted)
         try:
             while True:
                 events = await sub.wait()
                 if sub.overflowed or sub.closed:
                     log.warning("uplink: event bus subscription overflowed; subscribing again")
                     self.resubscribed += 1
-                    sub = self._bus.subscribe()
+                    sub = self._bus.subscribe(only=self._wanted)
                     self._wake_alarms()
                     continue
                 await self._handle(events)

@@ -94,7 +94,7 @@ class DayCloseService:
     async def track(self) -> None:
         """Follow the bus for sales in progress (a daemon task, for the life of the daemon)."""
         while True:
-            sub = self.station.bus.subscribe(TRACK_QUEUE_LIMIT)
+            sub = self.station.bus.subscribe(TRACK_QUEUE_LIMIT, only=(NozzleStatus, SaleStored))
             self.tracking = True
             try:
                 async for event in sub:

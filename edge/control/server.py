@@ -72,6 +72,9 @@ MAX_CLIENTS = 32
 IDLE_EVICT_S = 5.0
 """A connection idle this long is dropped when a new client finds every connection taken."""
 WATCH_QUEUE_LIMIT = 10_000
+WATCHED = (CardPresented, SaleStored, CardDecision)
+"""What the server's own watch reads off the bus (a card for a login's second factor, a duty change, a
+decision to keep for viewers)."""
 """The server's own subscription (cards for the login second factor, decisions, duty records)."""
 MAX_REQUESTS_IN_FLIGHT = 4
 RECENT_DECISIONS = 20
@@ -200,7 +203,7 @@ class ControlServer:
                 temp.unlink()
             raise ControlError(f"{self.path}: cannot create the control socket: {exc}") from exc
         self._server = await asyncio.start_unix_server(self._client, sock=sock, limit=m.MAX_LINE_BYTES)
-        self._watch_sub = self.station.bus.subscribe(WATCH_QUEUE_LIMIT)
+        self._watch_sub = self.station.bus.subscribe(WATCH_QUEUE_LIMIT, only=WATCHED)
         await self._load_recent_decisions()
         self._changed()
 
@@ -252,7 +255,7 @@ class ControlServer:
             sub = self._watch_sub
             if sub is None or sub.overflowed or sub.closed:
                 log.warning("control API fell behind the event bus; resubscribing")
-                sub = self._watch_sub = self.station.bus.subscribe(WATCH_QUEUE_LIMIT)
+                sub = self._watch_sub = self.station.bus.subscribe(WATCH_QUEUE_LIMIT, only=WATCHED)
             for event in await sub.wait():
                 if isinstance(event, CardPresented):
                     try:

@@ -136,6 +136,11 @@ class EventRoutes:
             route.install(out)
         return out
 
+    @property
+    def centre_types(self) -> tuple[type[object], ...]:
+        """The event types with a route to the centre."""
+        return tuple(self._centre)
+
     def __contains__(self, event_type: type[object]) -> bool:
         return event_type in self._types
 

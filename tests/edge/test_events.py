@@ -52,3 +52,43 @@ async def test_closed_subscription_stops_iteration() -> None:
     seen = [e async for e in sub]
     assert seen == []
     assert bus.subscribers == 0
+
+
+async def test_a_typed_subscription_neither_queues_nor_wakes_for_other_events() -> None:
+    bus = EventBus()
+    alarms_only = bus.subscribe(limit=10, only=(AlarmRaised,))
+    everything = bus.subscribe()
+    for amn in range(50):
+        bus.publish(nozzle(amn))
+    assert alarms_only.backlog == 0
+    assert not alarms_only._wake.is_set()
+    assert not alarms_only.overflowed
+    for i in range(20):  # more than its limit of ordered events would overflow; other types never count
+        bus.publish(nozzle(i, nzn=2))
+    bus.publish(alarm(1))
+    assert await alarms_only.wait() == [alarm(1)]
+    assert (await everything.wait())[0] == alarm(1)
+
+
+
+def test_the_centre_types_are_the_routed_events_with_a_centre_conversion() -> None:
+    from edge.events import DispenserOnline, FrameTraced
+    from edge.registry import default_registry
+
+    routes = default_registry().routes()
+    assert DispenserOnline in routes.centre_types
+    assert FrameTraced not in routes.centre_types
+
+
+def test_the_bus_knows_whether_anyone_wants_an_event_type() -> None:
+    bus = EventBus()
+    assert not bus.wants(NozzleStatus)
+    alarms = bus.subscribe(only=(AlarmRaised,))
+    assert bus.wants(AlarmRaised)
+    assert not bus.wants(NozzleStatus)
+    everything = bus.subscribe()
+    assert bus.wants(NozzleStatus)
+    everything.close()
+    assert not bus.wants(NozzleStatus)
+    alarms.close()
+    assert not bus.wants(AlarmRaised)

@@ -87,7 +87,7 @@ class TankComponent:
 
     async def _follow(self) -> None:
         while True:
-            sub = self._bus.subscribe()
+            sub = self._bus.subscribe(only=(NozzleStatus, ShiftChanged))
             try:
                 async for event in sub:
                     if isinstance(event, NozzleStatus):
