@@ -114,7 +114,10 @@ def log_in(tmux: Tmux, user: str, password: str, login_word: str) -> None:
     wait_until(lambda: tmux.showing(login_word), 60, "the login screen")
     tmux.keys(user, "Enter")
     tmux.keys(password, "Enter")
-    wait_until(lambda: login_word not in tmux.screen(), 30, f"{user} to be logged in")
+    try:
+        wait_until(lambda: login_word not in tmux.screen(), 30, f"{user} to be logged in")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the screen:\n{tmux.screen()}") from None
 
 
 def stored_decision(station: Station, asn: str) -> dict[str, object]:

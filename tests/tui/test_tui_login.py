@@ -139,3 +139,41 @@ async def test_keys_typed_ahead_land_in_the_right_fields(daemon: FakeDaemon, soc
         login_request = await daemon.wait_request(m.Login)
         assert isinstance(login_request, m.Login)
         assert (login_request.username, login_request.password) == ("senior1", "pw-senior-1")
+
+
+async def test_enter_in_the_user_name_moves_the_focus_to_the_password(
+    daemon: FakeDaemon, socket_path: Path
+) -> None:
+    app = make_app(socket_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.link == "online")
+        await pilot.click("#username")
+        await pilot.press(*"senior1", "enter")
+        await until(pilot, lambda: app.screen.focused is app.screen.query_one("#password", Input))
+        await pilot.press(*"pw-senior-1", "enter")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+
+
+@pytest.mark.parametrize("ahead", [1, 3, 7])
+async def test_a_password_typed_partly_ahead_of_the_focus_stays_whole(
+    daemon: FakeDaemon, socket_path: Path, ahead: int
+) -> None:
+    """The first `ahead` keys of the password reach the password field through the user name field (they
+    were typed before the focus moved), the rest after the focus arrived: none is lost, none replaces
+    another (a field that selects its text on focus would let the next key overwrite it)."""
+    from textual import events
+
+    password = "pw-senior-1"
+    app = make_app(socket_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.link == "online")
+        await pilot.click("#username")
+        for ch in ["senior1", "\r", *password[:ahead]]:
+            for key in ch if ch != "\r" else ["enter"]:
+                app.post_message(events.Key(key, None if key == "enter" else key))
+        await until(pilot, lambda: app.screen.focused is app.screen.query_one("#password", Input))
+        await pilot.press(*password[ahead:], "enter")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        login_request = await daemon.wait_request(m.Login)
+        assert isinstance(login_request, m.Login)
+        assert (login_request.username, login_request.password) == ("senior1", password)

@@ -86,10 +86,6 @@ class LoginScreen(Screen[None]):
         message.update(text)
         message.set_class(error, "-error")
 
-    @on(Input.Submitted, "#username")
-    def _next(self) -> None:
-        self.query_one("#password", Input).focus()
-
     @on(Input.Submitted, "#password")
     @on(Button.Pressed, "#login-button")
     def _submit(self) -> None:
