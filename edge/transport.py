@@ -58,12 +58,23 @@ class StreamLine:
     async def write(self, data: bytes) -> None:
         try:
             self.writer.write(data)
+            if self._written():
+                return  # nothing to wait for: no timer armed for every frame
             async with asyncio.timeout(WRITE_TIMEOUT_S):
                 await self.writer.drain()
         except TimeoutError as exc:
             raise TransportError(f"{self.url}: write stuck for {WRITE_TIMEOUT_S} s") from exc
         except (OSError, serial.SerialException) as exc:
             raise TransportError(f"{self.url}: write failed: {exc}") from exc
+
+    def _written(self) -> bool:
+        """Whether the transport took all of the data and is healthy, so `drain()` would return at once."""
+        transport = self.writer.transport
+        return (
+            transport.get_write_buffer_size() == 0
+            and not transport.is_closing()
+            and self.reader.exception() is None
+        )
 
     async def close(self) -> None:
         self.writer.close()
