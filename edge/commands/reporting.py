@@ -100,16 +100,32 @@ def source_of(args: argparse.Namespace) -> Source:
     )
 
 
-def tank_products(table: object) -> dict[int, str]:
-    """Tank number → product code from the `[tanks]` table (checked by the tanks' own reader when the
-    daemon starts; here only what is well-formed is taken)."""
+@dataclass(frozen=True, slots=True)
+class TankEntry:
+    """What the reports and `station tanks` show of one `[[tanks.tank]]`."""
+
+    name: str
+    product: str
+    """Its product code; empty when the entry names none."""
+
+
+def tank_entries(table: object) -> dict[int, TankEntry]:
+    """Tank number → name and product from the `[tanks]` table (checked by the tanks' own reader when the
+    daemon starts; here only what is well-formed is taken, a missing name reads `T<number>`)."""
     if not isinstance(table, dict):
         return {}
-    out: dict[int, str] = {}
+    out: dict[int, TankEntry] = {}
     for tank in table.get("tank", []):
-        if isinstance(tank, dict) and isinstance(tank.get("number"), int) and isinstance(tank.get("product"), str):
-            out[tank["number"]] = tank["product"]
+        if not isinstance(tank, dict) or not isinstance(number := tank.get("number"), int):
+            continue
+        product = tank.get("product")
+        out[number] = TankEntry(str(tank.get("name") or f"T{number}"), product if isinstance(product, str) else "")
     return out
+
+
+def tank_products(table: object) -> dict[int, str]:
+    """Tank number → product code, for the tanks that name one."""
+    return {number: entry.product for number, entry in tank_entries(table).items() if entry.product}
 
 
 def report_translator(args: argparse.Namespace, source: Source | None = None) -> Translator:

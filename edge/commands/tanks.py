@@ -40,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from edge.commands.reporting import tank_entries
     from edge.config import ConfigError, load_config
     from storage.db import open_readonly
     from storage.errors import StorageError
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             config = load_config(args.config)
             db_path = config.storage.database
             products = {p.g_code: p.name for p in config.products}
-            names = _tank_names(config.extra.get("tanks"))
+            names = {n: entry.name for n, entry in tank_entries(config.extra.get("tanks")).items()}
     except ConfigError as exc:
         return _fail(str(exc))
     try:
@@ -66,16 +67,6 @@ def run(args: argparse.Namespace) -> int:
         return _export(conn, args)
     finally:
         conn.close()
-
-
-def _tank_names(table: Any) -> dict[int, str]:
-    if not isinstance(table, dict):
-        return {}
-    out: dict[int, str] = {}
-    for t in table.get("tank", []):
-        if isinstance(t, dict) and isinstance(t.get("number"), int):
-            out[t["number"]] = str(t.get("name") or f"T{t['number']}")
-    return out
 
 
 def _fail(message: str) -> int:

@@ -120,4 +120,11 @@ def test_stock_tonnes_from_the_products_density_in_the_station_configuration(tmp
         assert any("products[0].density" in p for p in exc.problems)
     else:
         raise AssertionError("a density of 7.45 kg/L was accepted")
-    assert tank_products({"tank": [{"number": 2, "product": "0010"}, {"number": "x"}]}) == {2: "0010"}
+    assert tank_products({"tank": [{"number": 2, "product": "0010"}, {"number": "x"}, {"number": 3}]}) == {2: "0010"}
+    from edge.commands.reporting import TankEntry, tank_entries
+
+    assert tank_entries({"tank": [{"number": 2, "name": "T2 diesel", "product": "0010"}, {"number": 3}]}) == {
+        2: TankEntry("T2 diesel", "0010"),
+        3: TankEntry("T3", ""),
+    }
+    assert tank_entries("not a table") == {}
