@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 
 from edge.children import Child, die_with_parent, spawn
-from edge.demo_station import cpu_seconds, sim_command, start_web_view, station_command
+from edge.demo_station import cpu_seconds, sim_command, sim_links, start_web_view, station_command
 
 EXIT_OK = 0
 """The headless demo ran its time, or the terminal UI was closed."""
@@ -91,9 +91,7 @@ class DemoProcesses:
         options = ["--config", str(self.config), "--ledger", str(self.ledger)]
         options += ["--state-dir", str(self.data / "sim-state"), "--seed", str(seed)]
         self.sim = spawn("station-sim", sim_command(*options), self.data / "sim.log")
-        links = [self.data / "tty-bus1", self.data / "tty-p2p1"]
-        if "[tanks]" in self.config.read_text(encoding="utf-8"):
-            links.append(self.data / "tty-tanks")
+        links = sim_links(self.config)
         deadline = time.monotonic() + PTY_WAIT_S
         while not all(p.exists() for p in links):
             if (ending := self.ending()) is not None:

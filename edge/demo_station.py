@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -187,6 +188,16 @@ def write_demo_config(directory: Path, **kwargs: int | float | str | bool) -> Pa
     path = directory / "station.toml"
     path.write_text(demo_config_text(directory.resolve(), **kwargs), encoding="utf-8")  # type: ignore[arg-type]
     return path
+
+
+def sim_links(config: Path) -> list[Path]:
+    """The pty links the simulator creates for `config`: the device of every dispenser line and of every
+    tank console (each once; a `socket://` or `tcp://` address is not a link)."""
+    doc = tomllib.loads(config.read_text(encoding="utf-8"))
+    tanks = doc.get("tanks", {})
+    entries = [*doc.get("lines", []), *(tanks.get("consoles", []) if isinstance(tanks, dict) else [])]
+    urls = [e["url"] for e in entries if isinstance(e, dict) and isinstance(e.get("url"), str)]
+    return [Path(url) for url in dict.fromkeys(urls) if "://" not in url]
 
 
 def station_command(*args: str) -> list[str]:

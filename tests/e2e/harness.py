@@ -17,7 +17,7 @@ from typing import Any
 from support.waiting import wait_until_sync
 
 from edge import children
-from edge.demo_station import write_demo_config
+from edge.demo_station import sim_links, write_demo_config
 
 POLL_S = 0.05
 
@@ -99,10 +99,7 @@ class Station:
         return self.sim
 
     def links_ready(self) -> bool:
-        links = ["tty-bus1", "tty-p2p1"]
-        if "[tanks]" in self.config.read_text(encoding="utf-8"):
-            links.append("tty-tanks")
-        return all((self.dir / name).exists() for name in links)
+        return all(link.exists() for link in sim_links(self.config))
 
     def start_daemon(self, *options: str) -> Process:
         argv = [sys.executable, "-m", "edge.cli", "run", "--config", str(self.config), *options]
