@@ -84,9 +84,16 @@ async def fill_outbox(db: Database, records: int, station: str = STATION) -> int
     return size // max(1, records)
 
 
+def write_secret(path: Path) -> None:
+    """The station's broker password, readable by its owner only (the daemon refuses any other file)."""
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(PASSWORD)
+
+
 def bench_settings(broker: Mosquitto, folder: Path, **overrides: Any) -> UplinkSettings:
     password = folder / "password"
-    password.write_text(PASSWORD)
+    write_secret(password)
     table = {
         "url": broker.url,
         "allow_plaintext": True,

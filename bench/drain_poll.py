@@ -57,7 +57,7 @@ def system(records: int, seconds: float, uplink_extra: str = "") -> dict[str, An
         folder = Path(tmp)
         broker = Mosquitto(folder / "broker", users={drain.STATION: drain.PASSWORD})
         broker.start()
-        (folder / "uplink.password").write_text(drain.PASSWORD)
+        drain.write_secret(folder / "uplink.password")
         extra = (
             f'[uplink]\nurl = "{broker.url}"\nallow_plaintext = true\npassword_file = "uplink.password"\n'
             + uplink_extra

@@ -38,6 +38,10 @@ READER_ALARM = "desk_reader_gone"
 SOURCE = "desk"
 
 
+CARD_READ_LOG = "desk: a card read whole on"
+"""The log line of every card the desk read on insertion (what `station bench station` counts)."""
+
+
 @dataclass(frozen=True, slots=True)
 class DeskSettings:
     """`[desk]`: the attendant's desk reader."""
@@ -182,6 +186,7 @@ class DeskComponent:
             self.slot.current, self.slot.atr = reader, bytes(getattr(event, "atr", b""))
             try:
                 self.last_view = await self.ops.on_inserted()
+                log.info("%s %s", CARD_READ_LOG, reader)
                 self._publish(DeskCardSeen(reader, True, json.dumps(self.last_view, ensure_ascii=False)))
             except (CardError, DeskError) as exc:
                 log.warning("desk: the card inserted in %s cannot be used: %s", reader, exc)
