@@ -110,3 +110,27 @@ async def test_the_filling_and_store_screens_in_chinese(hall: Hall) -> None:  # 
         await until(pilot, lambda: app.screen.query_one(StoreTable).row_count >= 3, 30)
         text = screen_text(app)
         assert "规格" in text and "满瓶" in text and "合计" in text
+
+
+def test_every_fill_refusal_reads_in_the_attendants_language() -> None:
+    from edge.control import messages as m
+    from edge.devices.lpg.fitness import RefusalCode
+    from tui import i18n
+    from tui.screens.lpg import FILL_REFUSALS, fill_refusal
+
+    assert set(FILL_REFUSALS) == {code.value for code in RefusalCode}
+    reply = m.LpgFillResult(status="refused", barcode="LATE-1", scale="S1", code="overdue",
+                            reason="cylinder LATE-1: inspection overdue since 2025-01-01 (30 days)")  # fmt: skip
+    before = i18n.language()
+    try:
+        i18n.set_language("zh_CN")
+        text = fill_refusal(reply)
+        assert text.startswith("拒绝 LATE-1：钢瓶检验已过期，不得充装")
+        assert "2025-01-01" in text  # the daemon's details stay
+        i18n.set_language("en")
+        assert fill_refusal(reply).startswith("REFUSED LATE-1: inspection overdue: the cylinder must not be filled")
+        assert fill_refusal(m.LpgFillResult(status="refused", barcode="X", code="new", reason="why")) == (
+            "REFUSED X: why"
+        )
+    finally:
+        i18n.set_language(before)

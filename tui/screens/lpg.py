@@ -37,6 +37,27 @@ def _refusal(reply: m.Error) -> str:
     return f"{meaning}: {reply.message}" if meaning and meaning != reply.message else reply.message
 
 
+FILL_REFUSALS: dict[str, str] = {
+    "unknown": N_("the cylinder is not in the registry"),
+    "scrapped": N_("the cylinder is scrapped"),
+    "overdue": N_("inspection overdue: the cylinder must not be filled"),
+    "no_tare": N_("the cylinder's tare weight is unknown"),
+    "no_spec": N_("the cylinder's specification is not configured"),
+    "wrong_state": N_("the cylinder is not an empty one at the station"),
+}
+"""What each refusal code of a fill (`edge.devices.lpg.fitness.RefusalCode`) means, in the UI's language."""
+
+
+def fill_refusal(reply: m.LpgFillResult) -> str:
+    """A refused fill at a glance: the code's meaning in the UI's language, then the daemon's details."""
+    meaning = FILL_REFUSALS.get(reply.code)
+    if meaning is None:
+        return _("REFUSED {barcode}: {reason}").format(barcode=reply.barcode, reason=reply.reason)
+    return _("REFUSED {barcode}: {meaning} ({reason})").format(
+        barcode=reply.barcode, meaning=_(meaning), reason=reply.reason
+    )
+
+
 class _LpgScreen(Screen[None]):
     @property
     def station_app(self) -> StationApp:
@@ -123,8 +144,7 @@ class FillingScreen(_LpgScreen):
             return
         if isinstance(reply, m.LpgFillResult):
             if reply.status == "refused":
-                self.notify(_("REFUSED {barcode}: {reason}").format(barcode=barcode, reason=reply.reason),
-                            severity="error", timeout=15)  # fmt: skip
+                self.notify(fill_refusal(reply), severity="error", timeout=15)
             else:
                 self.notify(_("Filling {barcode} on {scale} to {target} kg").format(
                     barcode=barcode, scale=scale, target=f"{reply.target_kg or 0:.2f}"))  # fmt: skip
