@@ -33,6 +33,7 @@ from typing import Any
 from edge.clock_guard import ClockGuard, newest_stored_instant
 from edge.config import Config, LineConfig, LineMode
 from edge.control.dayclose import DayCloseService
+from edge.core.cancel import in_own_task, raise_if_cancelling
 from edge.core.centre import NO_CENTRE, OfflineCentre
 from edge.events import EventBus
 from edge.framed import FramedLine
@@ -168,15 +169,20 @@ async def run_line(station: Station, config: LineConfig) -> None:
         else:
             driver = PointToPointDriver(config, line, sessions[0])
         try:
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(line.receive_forever())
-                tg.create_task(driver.run())
+            await in_own_task(_drive(line, driver))
         except* TransportError as group:
             log.error("line %s lost: %s; reopening", config.name, group.exceptions[0])
         finally:
             await io.close()
+        raise_if_cancelling()  # a stop that came with the line's failure (edge.core.cancel)
         await miss_every_dispenser(sessions)
         await asyncio.sleep(backoff)
+
+
+async def _drive(line: FramedLine, driver: MultiDropDriver | PointToPointDriver) -> None:
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(line.receive_forever())
+        tg.create_task(driver.run())
 
 
 async def miss_every_dispenser(sessions: list[DispenserSession]) -> None:

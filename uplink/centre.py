@@ -40,6 +40,7 @@ from typing import IO, Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from edge.core.cancel import in_own_task, raise_if_cancelling
 from storage.clock import utc_now
 from uplink import payloads as p
 from uplink import topics
@@ -140,16 +141,20 @@ class CentreConsumer:
                         await link.subscribe(*self.filters(), qos=1)
                         self._backoff.reset()
                         self.subscribed.set()
-                        async with asyncio.TaskGroup() as tg:
-                            tg.create_task(self._consume(link, queue))
-                            tg.create_task(link.wait_closed())
+                        await in_own_task(self._linked(link, queue))
                 except* LinkError as group:
                     log.info("centre: %s; reconnecting", group.exceptions[0])
+                raise_if_cancelling()  # a stop that came with the link's failure (edge.core.cancel)
                 self.subscribed.clear()
                 await asyncio.sleep(self._backoff.next())
         finally:
             if self._file is not None:
                 self._file.close()
+
+    async def _linked(self, link: MqttLink, queue: asyncio.Queue[Incoming]) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._consume(link, queue))
+            tg.create_task(link.wait_closed())
 
     async def _consume(self, link: MqttLink, queue: asyncio.Queue[Incoming]) -> None:
         """Handle what has arrived, make it durable (one fsync per batch), then acknowledge it."""

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from edge.core.alarms import AlarmSink
+from edge.core.cancel import in_own_task, raise_if_cancelling
 from edge.core.centre import JsonScalar
 from edge.core.routes import EventRoutes
 from edge.events import EventBus
@@ -245,7 +246,7 @@ class Uplink:
             link = self._link_factory(link_params(self.settings, will, self._tls), queue.put_nowait)
             try:
                 async with link:
-                    await self._session(link, queue)
+                    await in_own_task(self._session(link, queue))
             except* (UplinkError, StorageError, OSError) as group:  # OSError: TLS/socket outside paho
                 self._failed(group.exceptions[0])
             finally:
@@ -257,6 +258,7 @@ class Uplink:
                         backoff.reset()  # a flapping broker (or a refused PUBLISH) keeps backing off
                     self.conn.offline_since = now
                 self.conn.connected_since = None
+            raise_if_cancelling()  # a stop that came with the session's failure (edge.core.cancel)
             delay = backoff.next()
             self.conn.state = "backoff"
             self.conn.next_retry_s = round(delay, 2)
