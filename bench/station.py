@@ -39,7 +39,7 @@ from station_sim.card.pcscd import PcscdUnavailable, PrivatePcscd, reader_name
 
 from bench import drain
 from bench.stationproc import cpu_seconds, wait_downloads
-from edge.demo_station import DEMO_STRAPPING
+from edge.demo_station import DEMO_STRAPPING, sim_links
 from edge.devices.desk.component import CARD_READ_LOG
 from edge.loadprobe import DAEMON_STATISTICS, parse_reports
 from uplink.mosquitto import Mosquitto
@@ -268,7 +268,7 @@ def measure(folder: Path, seconds: float, rate: float) -> dict[str, Any]:
                 stdout=sim_log, stderr=subprocess.STDOUT,
             )
         )  # fmt: skip
-        links = [folder / f"tty-bus{i + 1}" for i in range(LINES)] + [folder / "tty-tanks", folder / "tty-scales"]
+        links = sim_links(config)
         deadline = time.monotonic() + 30
         while not all(link.exists() for link in links):
             if procs[0].poll() is not None or time.monotonic() > deadline:

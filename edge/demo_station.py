@@ -18,6 +18,7 @@ import time
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from edge.children import Child, spawn
 
@@ -191,11 +192,16 @@ def write_demo_config(directory: Path, **kwargs: int | float | str | bool) -> Pa
 
 
 def sim_links(config: Path) -> list[Path]:
-    """The pty links the simulator creates for `config`: the device of every dispenser line and of every
-    tank console (each once; a `socket://` or `tcp://` address is not a link)."""
+    """The pty links the simulator creates for `config`: the device of every dispenser line, tank console
+    and LPG filling scale (each once; a `socket://` or `tcp://` address is not a link)."""
     doc = tomllib.loads(config.read_text(encoding="utf-8"))
-    tanks = doc.get("tanks", {})
-    entries = [*doc.get("lines", []), *(tanks.get("consoles", []) if isinstance(tanks, dict) else [])]
+
+    def table(name: str, key: str) -> list[Any]:
+        outer = doc.get(name, {})
+        inner = outer.get(key, []) if isinstance(outer, dict) else []
+        return inner if isinstance(inner, list) else []
+
+    entries = [*doc.get("lines", []), *table("tanks", "consoles"), *table("lpg", "scales")]
     urls = [e["url"] for e in entries if isinstance(e, dict) and isinstance(e.get("url"), str)]
     return [Path(url) for url in dict.fromkeys(urls) if "://" not in url]
 

@@ -27,3 +27,15 @@ def test_network_addresses_are_not_links(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert sim_links(config) == [tmp_path / "tty-p2p1"]
+
+
+def test_lpg_scales_sharing_a_line_add_it_once(tmp_path: Path) -> None:
+    config = tmp_path / "station.toml"
+    config.write_text(
+        f'[[lines]]\nname = "bus1"\nurl = "{tmp_path}/tty-bus1"\n'
+        f'[lpg]\n[[lpg.scales]]\nname = "S1"\nurl = "{tmp_path}/tty-scales"\n'
+        f'[[lpg.scales]]\nname = "S2"\nurl = "{tmp_path}/tty-scales"\n'
+        '[[lpg.scales]]\nname = "S3"\nurl = "tcp://127.0.0.1:5020"\n',
+        encoding="utf-8",
+    )
+    assert sim_links(config) == [tmp_path / "tty-bus1", tmp_path / "tty-scales"]
